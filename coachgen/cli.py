@@ -1,0 +1,79 @@
+"""Commands and flags: each calls the rooms below and holds no logic of its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from . import __version__, site
+from .problems import Problem
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def _date(ctx, param, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD") from None
+
+
+def report(problems: list[Problem]) -> None:
+    """One problem a line on standard error: `PATH:LINE: error: MESSAGE`."""
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="coachgen")
+def main() -> None:
+    """Turn a coach's Markdown vault into one private website per client."""
+
+
+VAULT = click.argument("vault", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD", help="Build as of this date (default: today in the vault's timezone).")
+
+
+@main.command()
+@VAULT
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
+@TODAY
+def build(vault: Path, out: Path | None, today: dt.date | None) -> None:
+    """Build every client's site."""
+    started = time.perf_counter()
+    if stderr.is_terminal:
+        with Progress(TextColumn("Building"), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True) as bar:
+            task = bar.add_task("pages", total=None)
+            result = site.build(vault, out=out, today=today, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    else:
+        result = site.build(vault, out=out, today=today)
+    report(result.problems)
+    if result.model is not None:
+        clients = len(result.model.clients)
+        seconds = time.perf_counter() - started
+        click.echo(
+            f"Built {clients} client site{'s' if clients != 1 else ''}: {result.planned} files planned, "
+            f"{len(result.written)} written, {len(result.removed)} removed in {seconds:.2f} s",
+            err=True,
+        )
+    sys.exit(1 if result.errors else 0)
+
+
+@main.command()
+@VAULT
+@TODAY
+def check(vault: Path, today: dt.date | None) -> None:
+    """Report problems and warnings; write nothing."""
+    result = site.build(vault, today=today, write=False)
+    report(result.problems)
+    errors, warnings = len(result.errors), len(result.problems) - len(result.errors)
+    click.echo(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}", err=True)
+    sys.exit(1 if errors else 0)

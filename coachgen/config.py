@@ -1,0 +1,103 @@
+"""Site settings from `coachgen.toml`, with defaults; secrets from `.coachgen/` and the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .problems import Problem, error, warning
+
+CONFIG_FILE = "coachgen.toml"
+STATE_DIR = ".coachgen"
+
+
+@dataclass(frozen=True)
+class Config:
+    vault: Path
+    title: str = "Coaching"
+    coach: str = ""
+    timezone: str = "UTC"
+    output: Path | None = None
+    """Absolute output folder; None means `<vault>/_site`."""
+    base_url: str = ""
+    allow_html: bool = False
+    nudge_after_days: int = 21
+
+    @property
+    def out_dir(self) -> Path:
+        return self.output if self.output is not None else self.vault / "_site"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+_TYPES = {
+    "title": str,
+    "coach": str,
+    "timezone": str,
+    "output": str,
+    "base_url": str,
+    "allow_html": bool,
+    "nudge_after_days": int,
+}
+
+
+def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
+    """Read `coachgen.toml` if present. Bad settings are reported and fall back to defaults."""
+    vault = vault.resolve()
+    problems: list[Problem] = []
+    values: dict = {}
+    path = vault / CONFIG_FILE
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            m = re.search(r"line (\d+)", str(exc))
+            problems.append(error(CONFIG_FILE, int(m.group(1)) if m else 1, f"not valid TOML: {exc}"))
+            raw = {}
+        text_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        for key, value in raw.items():
+            line = next((i + 1 for i, t in enumerate(text_lines) if t.strip().startswith(key)), 1)
+            expected = _TYPES.get(key)
+            if expected is None:
+                problems.append(warning(CONFIG_FILE, line, f"unknown setting '{key}' is ignored"))
+            elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                problems.append(error(CONFIG_FILE, line, f"'{key}' must be {expected.__name__}"))
+            else:
+                values[key] = value
+        if "timezone" in values:
+            try:
+                ZoneInfo(values["timezone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                line = next((i + 1 for i, t in enumerate(text_lines) if t.strip().startswith("timezone")), 1)
+                problems.append(error(CONFIG_FILE, line, "'timezone' is not an IANA time zone name"))
+                del values["timezone"]
+    output = values.pop("output", None)
+    if out is not None:
+        values["output"] = out.resolve()
+    elif output:
+        values["output"] = (vault / output).resolve()
+    return Config(vault=vault, **values), problems
+
+
+def password(vault: Path, slug: str | None) -> str | None:
+    """A client's password (`slug`) or the coach's (`None`); the environment wins over the file."""
+    env = "COACHGEN_COACH_PASSWORD" if slug is None else "COACHGEN_PASSWORD_" + re.sub(
+        r"[^A-Za-z0-9]", "_", slug
+    ).upper()
+    if os.environ.get(env):
+        return os.environ[env]
+    secrets = vault / STATE_DIR / "secrets.toml"
+    if not secrets.is_file():
+        return None
+    try:
+        data = tomllib.loads(secrets.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    value = data.get("coach", {}).get("password") if slug is None else data.get("passwords", {}).get(slug)
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,400 @@
+"""The MarkdownIt instance and the Obsidian syntax plugins.
+
+One parse per note feeds both the HTML and the data (task lines, insight callouts, the
+first heading). Links, embeds and images depend on other notes and files, which a parse
+must not know, so they render as placeholders that `pages.py` resolves per page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from html import escape
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from mdit_py_plugins.anchors import anchors_plugin
+from mdit_py_plugins.footnote import footnote_plugin
+
+from . import tasks
+from .slug import slugify
+
+# ---------------------------------------------------------------- placeholders
+
+PLACEHOLDER = re.compile(r"\x00([A-Z])(\{[^\x00]*\})\x00")
+
+
+def placeholder(kind: str, **payload: object) -> str:
+    """A marker in rendered HTML for what only the page can resolve (links, embeds, images).
+
+    Notes never contain NUL (the parser replaces it), and the JSON escapes it, so a marker
+    cannot be forged by note text.
+    """
+    return f"\x00{kind}{json.dumps(payload, sort_keys=True)}\x00"
+
+
+# ---------------------------------------------------------------- comments
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_OPENERS = {"%%": "%%", "<!--": "-->"}
+
+
+def strip_comments(text: str) -> str:
+    """Remove `%% comments %%` and `<!-- comments -->`, inline or over lines, but not in code.
+
+    Line breaks inside a comment are kept so that line numbers still match the file. A
+    comment that is never closed runs to the end of the note, as in Obsidian.
+    """
+    if "%%" not in text and "<!--" not in text:
+        return text
+    out: list[str] = []
+    closer: str | None = None
+    fence: str | None = None
+    for line in text.split("\n"):
+        if closer is None:
+            m = _FENCE.match(line)
+            if fence is not None:
+                if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line[m.end():].strip():
+                    fence = None
+                out.append(line)
+                continue
+            if m:
+                fence = m.group(1)
+                out.append(line)
+                continue
+            if "%%" not in line and "<!--" not in line:
+                out.append(line)
+                continue
+        kept, closer = _strip_line(line, closer)
+        out.append(kept)
+    return "\n".join(out)
+
+
+def _strip_line(line: str, closer: str | None) -> tuple[str, str | None]:
+    buf: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        if closer is not None:
+            end = line.find(closer, i)
+            if end < 0:
+                return "".join(buf), closer
+            i, closer = end + len(closer), None
+            continue
+        ch = line[i]
+        if ch == "`":  # an inline code span is kept as written, comment markers and all
+            run = len(line) - len(line[i:].lstrip("`"))
+            ticks = line[i : i + run]
+            j = i + run
+            while True:
+                k = line.find(ticks, j)
+                if k < 0 or line[k + run : k + run + 1] != "`":
+                    break
+                j = k + run + len(line[k + run:]) - len(line[k + run:].lstrip("`"))
+            if k >= 0:
+                buf.append(line[i : k + run])
+                i = k + run
+            else:
+                buf.append(ticks)
+                i += run
+            continue
+        for opener, close in _OPENERS.items():
+            if line.startswith(opener, i):
+                closer = close
+                i += len(opener)
+                break
+        else:
+            buf.append(ch)
+            i += 1
+    return "".join(buf), closer
+
+
+# ---------------------------------------------------------------- callouts
+
+_CALLOUT = re.compile(r"\[!([A-Za-z0-9_-]+)\]([+-]?)[ \t]*(.*)")
+HIDDEN_CALLOUTS = {"private", "coach"}
+
+
+def _matching_close(tokens: list[Token], i: int) -> int:
+    opener = tokens[i]
+    close_type = opener.type.replace("_open", "_close")
+    for j in range(i + 1, len(tokens)):
+        if tokens[j].type == close_type and tokens[j].level == opener.level:
+            return j
+    return len(tokens) - 1
+
+
+def callouts(state: StateCore) -> None:
+    """`> [!type] Title` blockquotes become callouts; `[!private]`/`[!coach]` vanish whole."""
+    tokens = state.tokens
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type != "blockquote_open" or i + 2 >= len(tokens):
+            i += 1
+            continue
+        para, inline = tokens[i + 1], tokens[i + 2]
+        m = _CALLOUT.match(inline.content) if para.type == "paragraph_open" and inline.type == "inline" else None
+        if not m:
+            i += 1
+            continue
+        kind, fold, title = m.group(1).lower(), m.group(2), m.group(3).strip()
+        close = _matching_close(tokens, i)
+        if kind in HIDDEN_CALLOUTS:
+            del tokens[i : close + 1]
+            continue
+        tag = "details" if fold else "div"
+        tok.tag = tokens[close].tag = tag
+        tok.attrs = {"class": f"callout callout-{slugify(kind) or 'note'}"}
+        if fold == "+":
+            tok.attrs["open"] = ""
+        tok.meta = {"callout": kind, "title": title}
+        rest = inline.content.split("\n", 1)[1] if "\n" in inline.content else ""
+        title_open = Token("callout_title_open", "summary" if fold else "p", 1, attrs={"class": "callout-title"})
+        title_inline = Token("inline", "", 0, content=title or kind.capitalize(), children=[], map=inline.map)
+        title_close = Token("callout_title_close", "summary" if fold else "p", -1)
+        for t in (title_open, title_inline, title_close):
+            t.level = tok.level + 1
+            t.block = True
+        if rest.strip():
+            inline.content = rest
+            tokens[i + 1 : i + 1] = [title_open, title_inline, title_close]
+        else:
+            tokens[i + 1 : i + 4] = [title_open, title_inline, title_close]
+        i += 1
+
+
+def _plain_text(children: list[Token] | None) -> str:
+    parts: list[str] = []
+    for child in children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "wikilink":
+            parts.append(child.meta["alias"] or child.meta["target"])
+        elif child.type == "tag":
+            parts.append("#" + child.content)
+        elif child.children:
+            parts.append(_plain_text(child.children))
+    return "".join(parts)
+
+
+def collect_insights(state: StateCore) -> None:
+    """An `[!insight]` callout's body, as plain text, is an insight (its title when empty)."""
+    tokens = state.tokens
+    for i, tok in enumerate(tokens):
+        if tok.type != "blockquote_open" or tok.meta.get("callout") != "insight":
+            continue
+        close = _matching_close(tokens, i)
+        body = [t for t in tokens[i + 4 : close] if t.type == "inline"]
+        text = " ".join(" ".join(_plain_text(t.children).split()) for t in body).strip()
+        line = tok.map[0] if tok.map else 0
+        state.env["insights"].append((text or tok.meta["title"], line))
+
+
+# ---------------------------------------------------------------- task lines
+
+_TASK = re.compile(r"\[([ xX-])\][ \t]+(\S.*)", re.DOTALL)
+_STATUS = {" ": "open", "x": "done", "X": "done", "-": "cancelled"}
+
+
+def task_lines(state: StateCore) -> None:
+    """`- [ ]`, `- [x]`, `- [-]` list items are actions; their signifiers leave the shown text."""
+    tokens = state.tokens
+    for i in range(len(tokens) - 2):
+        item, para, inline = tokens[i], tokens[i + 1], tokens[i + 2]
+        if item.type != "list_item_open" or para.type != "paragraph_open" or inline.type != "inline":
+            continue
+        m = _TASK.match(inline.content)
+        if not m:
+            continue
+        status = _STATUS[m.group(1)]
+        first, _, more = m.group(2).partition("\n")
+        parsed = tasks.parse(first)
+        if not parsed.text and not parsed.id:
+            continue
+        state.env["tasks"].append((status, parsed, inline.map[0] if inline.map else 0))
+        inline.content = parsed.text + ("\n" + more if more else "")
+        item.attrs["class"] = f"task task-{status}"
+        box = Token("task_box", "", 0, meta={"status": status, "due": parsed.due})
+        inline.meta["task"] = box
+
+
+# ---------------------------------------------------------------- first heading
+
+
+def take_title(state: StateCore) -> None:
+    """Where the front-matter has no title, the first level-1 heading is the title."""
+    if not state.env.get("take_h1"):
+        return
+    tokens = state.tokens
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.tag == "h1" and tok.level == 0:
+            state.env["h1"] = " ".join(_plain_text(tokens[i + 1].children).split())
+            del tokens[i : i + 3]
+            return
+
+
+# ---------------------------------------------------------------- inline rules
+
+
+def wikilink(state: StateInline, silent: bool) -> bool:
+    """`[[Note]]`, `[[Note|alias]]`, `[[Note#Heading]]`, and embeds `![[file.png|300]]`."""
+    src, pos = state.src, state.pos
+    embed = src.startswith("![[", pos)
+    if not embed and not src.startswith("[[", pos):
+        return False
+    start = pos + (3 if embed else 2)
+    end = src.find("]]", start, state.posMax)
+    if end < 0:
+        return False
+    inner = src[start:end]
+    if not inner.strip() or "\n" in inner or "[[" in inner:
+        return False
+    if not silent:
+        target, _, alias = inner.replace("\\|", "|").partition("|")
+        target, _, heading = target.partition("#")
+        token = state.push("wikilink", "", 0)
+        token.meta = {"target": target.strip(), "heading": heading.strip(), "alias": alias.strip(), "embed": embed}
+    state.pos = end + 2
+    return True
+
+
+def highlight(state: StateInline, silent: bool) -> bool:
+    """`==highlight==` -> <mark>."""
+    src, start = state.src, state.pos
+    if not src.startswith("==", start):
+        return False
+    end = src.find("==", start + 2, state.posMax)
+    if end <= start + 2 or src[start + 2].isspace() or src[end - 1].isspace():
+        return False
+    if not silent:
+        old_max = state.posMax
+        state.pos, state.posMax = start + 2, end
+        state.push("mark_open", "mark", 1)
+        state.md.inline.tokenize(state)
+        state.push("mark_close", "mark", -1)
+        state.posMax = old_max
+    state.pos = end + 2
+    return True
+
+
+_TAG = re.compile(r"#([\w/-]*[^\W\d_][\w/-]*)")
+
+
+def hashtag(state: StateInline, silent: bool) -> bool:
+    """`#tag` after white space (a heading's `#` never reaches the inline parser)."""
+    pos = state.pos
+    if state.src[pos] != "#" or (pos > 0 and not state.src[pos - 1].isspace()):
+        return False
+    m = _TAG.match(state.src, pos, state.posMax)
+    if not m:
+        return False
+    if not silent:
+        state.push("tag", "", 0).content = m.group(1)
+    state.pos = m.end()
+    return True
+
+
+# ---------------------------------------------------------------- renderers
+
+
+def _render_wikilink(self, tokens, idx, options, env) -> str:
+    meta = tokens[idx].meta
+    return placeholder("E" if meta["embed"] else "L", **{k: meta[k] for k in ("target", "heading", "alias")})
+
+
+def _render_image(self, tokens, idx, options, env) -> str:
+    tok = tokens[idx]
+    src = tok.attrGet("src") or ""
+    alt = self.renderInlineAsText(tok.children or [], options, env)
+    if re.match(r"[a-z][a-z0-9+.-]*:", src, re.I):  # from the web: a link, never loaded
+        return f'<a class="external" href="{escapeHtml(src)}" rel="noopener noreferrer">{escapeHtml(alt or src)}</a>'
+    return placeholder("I", src=src, alt=alt)
+
+
+def _is_local(href: str) -> bool:
+    return not href.startswith("#") and not re.match(r"[a-z][a-z0-9+.-]*:", href, re.I)
+
+
+def _render_link_open(self, tokens, idx, options, env) -> str:
+    href = tokens[idx].attrGet("href") or ""
+    if _is_local(href):
+        return placeholder("A", href=href)
+    if not href.startswith("#"):
+        tokens[idx].attrs["rel"] = "noopener noreferrer"
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _render_link_close(self, tokens, idx, options, env) -> str:
+    for j in range(idx - 1, -1, -1):
+        if tokens[j].type == "link_open":
+            href = tokens[j].attrGet("href") or ""
+            return placeholder("Z", href=href) if _is_local(href) else "</a>"
+    return "</a>"
+
+
+def _render_tag(self, tokens, idx, options, env) -> str:
+    return f'<span class="tag">#{escapeHtml(tokens[idx].content)}</span>'
+
+
+_BOX_LABEL = {"open": "Open", "done": "Done", "cancelled": "Cancelled"}
+
+
+def task_prefix(status: str) -> str:
+    return f'<span class="task-box task-box-{status}" role="img" aria-label="{_BOX_LABEL[status]}"></span>'
+
+
+def _validate_link(url: str) -> bool:
+    """No `javascript:`, `vbscript:`, `file:` or `data:` links, however they are spelled."""
+    cleaned = re.sub(r"[\x00-\x20]", "", url).lower()
+    return not re.match(r"(javascript|vbscript|file|data):", cleaned)
+
+
+@lru_cache(maxsize=2)
+def parser(allow_html: bool) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": allow_html, "breaks": True, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.validateLink = _validate_link
+    md.use(footnote_plugin)
+    md.use(anchors_plugin, min_level=1, max_level=6, slug_func=lambda s: "h-" + (slugify(s) or "section"))
+    md.inline.ruler.before("link", "wikilink", wikilink)
+    md.inline.ruler.before("emphasis", "highlight", highlight)
+    md.inline.ruler.before("emphasis", "hashtag", hashtag)
+    md.core.ruler.after("block", "callouts", callouts)
+    md.core.ruler.after("callouts", "task_lines", task_lines)
+    md.core.ruler.after("inline", "collect_insights", collect_insights)
+    md.core.ruler.after("collect_insights", "take_title", take_title)
+    md.add_render_rule("wikilink", _render_wikilink)
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("link_close", _render_link_close)
+    md.add_render_rule("tag", _render_tag)
+    return md
+
+
+def render(md: MarkdownIt, tokens: list[Token], env: dict) -> str:
+    """HTML for the tokens, with each task line's status box and due date around its text."""
+    for tok in tokens:
+        box = tok.meta.get("task") if tok.type == "inline" else None
+        if box is not None and not tok.meta.get("boxed"):
+            tok.meta["boxed"] = True
+            tok.children.insert(0, Token("html_inline", "", 0, content=task_prefix(box.meta["status"])))
+            due = box.meta["due"]
+            if due is not None:
+                tok.children.append(
+                    Token("html_inline", "", 0, content=f' <time class="due" datetime="{due.isoformat()}">{escape(due.strftime("%-d %b %Y"))}</time>')
+                )
+    return md.renderer.render(tokens, md.options, env)
+
+
+def parse(text: str, allow_html: bool, take_h1: bool) -> tuple[str, dict]:
+    """Body Markdown -> (HTML with placeholders, env with tasks, insights and the h1 title)."""
+    md = parser(allow_html)
+    env: dict = {"tasks": [], "insights": [], "take_h1": take_h1}
+    tokens = md.parse(strip_comments(text), env)
+    return render(md, tokens, env), env

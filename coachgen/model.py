@@ -1,0 +1,398 @@
+"""Notes -> Model: clients, their published sessions, actions merged by identity, metric series.
+
+Everything here is decided at the build's "today". The model holds only what may be
+published for each client; private notes and `client.md` bodies never enter it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+from . import tasks
+from .parse import MetricDef, Note, RawValue, adherence
+from .problems import Problem, error, warning
+from .slug import slugify
+
+CLIENTS_DIR = "clients"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    date: dt.date
+    title: str
+    duration: int | float | None
+    path: str
+    """Vault-relative path of the note."""
+    html: str
+    """The shared notes, with placeholders for links, embeds and images."""
+    actions_set: tuple[str, ...] = ()
+    """Keys of the actions first mentioned in this session."""
+    actions_touched: tuple[str, ...] = ()
+    """Keys of earlier actions this session updated."""
+    values: tuple[tuple[str, dt.date, float], ...] = ()
+    """(metric key, date, value) recorded in this session."""
+    insights: tuple[str, ...] = ()
+    future: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"sessions/{self.id}/"
+
+    @property
+    def produced_nothing(self) -> bool:
+        """Set no action, recorded no metric, captured no insight or future."""
+        return not (self.actions_set or self.values or self.insights or self.future)
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+    id: str | None
+    text: str
+    due: dt.date | None
+    done: dt.date | None
+    cancelled: dt.date | None
+    status: str
+    """`done`, `cancelled`, `overdue` or `open` at the build's today."""
+    session: str
+    """Id of the session the action was set in."""
+
+    @property
+    def on_time(self) -> bool | None:
+        if self.done is None:
+            return None
+        return self.due is None or self.done <= self.due
+
+
+@dataclass(frozen=True)
+class Point:
+    date: dt.date
+    value: float
+    """As recorded (a habit's adherence from 0 to 1)."""
+    shown: float
+    """As charted: the running total for a count, else the value."""
+    session: str
+
+
+@dataclass(frozen=True)
+class Metric:
+    spec: MetricDef
+    points: tuple[Point, ...]
+
+    @property
+    def latest(self) -> Point | None:
+        return self.points[-1] if self.points else None
+
+    def expected(self, day: dt.date) -> float | None:
+        """Where the target path says the charted value should be on `day`."""
+        spec = self.spec
+        if spec.target is None or spec.by is None or not self.points:
+            return None
+        start = self.points[0]
+        if day >= spec.by or spec.by <= start.date:
+            return float(spec.target)
+        if day <= start.date:
+            return start.shown
+        share = (day - start.date).days / (spec.by - start.date).days
+        return start.shown + (spec.target - start.shown) * share
+
+    def meets(self, value: float, goal: float) -> bool:
+        return value <= goal if self.spec.direction == "down" else value >= goal
+
+    @property
+    def pace(self) -> str | None:
+        """`ahead` or `behind` the target path at the latest value; None without target and by."""
+        latest = self.latest
+        expected = self.expected(latest.date) if latest else None
+        if latest is None or expected is None:
+            return None
+        return "ahead" if self.meets(latest.shown, expected) else "behind"
+
+    @property
+    def reached(self) -> bool | None:
+        latest = self.latest
+        if latest is None or self.spec.target is None:
+            return None
+        return self.meets(latest.shown, float(self.spec.target))
+
+    @property
+    def streaks(self) -> tuple[int, int]:
+        """A habit's (current, best) run of values that meet its target (or full adherence)."""
+        goal = float(self.spec.target) if self.spec.target is not None else 1.0
+        current = best = 0
+        for point in self.points:
+            current = current + 1 if point.value >= goal - 1e-9 else 0
+            best = max(best, current)
+        return current, best
+
+
+@dataclass(frozen=True)
+class Client:
+    folder: str
+    name: str
+    slug: str
+    started: dt.date | None
+    next_session: tuple[dt.date, dt.time | None] | None
+    goals: tuple[str, ...]
+    sessions: tuple[Session, ...]
+    actions: tuple[Action, ...]
+    metrics: tuple[Metric, ...]
+    insights: tuple[tuple[str, str], ...]
+    """(text, session id), by session then as written."""
+    future: tuple[tuple[str, str], ...]
+    engagement: dict = field(default_factory=dict)
+
+    @property
+    def next_session_iso(self) -> str | None:
+        if self.next_session is None:
+            return None
+        day, time = self.next_session
+        return day.isoformat() + (f"T{time.strftime('%H:%M')}" if time else "")
+
+    def session(self, session_id: str) -> Session:
+        return next(s for s in self.sessions if s.id == session_id)
+
+
+@dataclass(frozen=True)
+class Model:
+    today: dt.date
+    clients: tuple[Client, ...]
+    problems: tuple[Problem, ...]
+
+
+# ---------------------------------------------------------------- building the model
+
+
+def client_folder(path: str) -> str | None:
+    """`clients/<folder>/...` -> folder (for files below a client folder), else None."""
+    parts = path.split("/")
+    return parts[1] if len(parts) >= 3 and parts[0] == CLIENTS_DIR else None
+
+
+def build(notes: dict[str, Note], today: dt.date) -> Model:
+    """Assemble the model from parsed notes (`client.md` and session notes by path)."""
+    problems: list[Problem] = []
+    profiles = _profiles(notes, problems)
+    by_ref = {}
+    for folder, (note, name, slug) in profiles.items():
+        for ref in (name, slug, folder):
+            by_ref.setdefault(ref.casefold(), folder)
+    members: dict[str, list[Note]] = {folder: [] for folder in profiles}
+    warned_folders: set[str] = set()
+    for path, note in sorted(notes.items()):
+        if posixpath.basename(path) == "client.md" and client_folder(path) and path.count("/") == 2:
+            continue
+        folder = client_folder(path)
+        if not note.ok:
+            continue
+        target = by_ref.get(note.client_ref.casefold()) if note.client_ref else None
+        if note.client_ref and target is None:
+            problems.append(error(path, note.client_line, "'client' names no client of this vault"))
+            continue
+        if folder is not None:
+            if not (notes.get(f"{CLIENTS_DIR}/{folder}/client.md")):
+                if folder not in warned_folders:
+                    warned_folders.add(folder)
+                    problems.append(warning(path, 1, f"'{CLIENTS_DIR}/{folder}' has no client.md, so its notes are not published"))
+                continue
+            if target is not None and target != folder:
+                problems.append(error(path, note.client_line, "'client' names another client than the folder the note is in"))
+                continue
+            target = folder
+        if target in members and not note.private:
+            members[target].append(note)
+    clients = []
+    for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
+        if profile.private:
+            continue
+        clients.append(_client(folder, profile, name, slug, members[folder], today, problems))
+    return Model(today, tuple(clients), tuple(problems))
+
+
+def _profiles(notes: dict[str, Note], problems: list[Problem]) -> dict[str, tuple[Note, str, str]]:
+    """Each usable `client.md` by folder, with its name and slug; the later of two on one slug loses."""
+    found: dict[str, tuple[Note, str, str]] = {}
+    slugs: dict[str, str] = {}
+    for path, note in sorted(notes.items()):
+        folder = client_folder(path)
+        if folder is None or path != f"{CLIENTS_DIR}/{folder}/client.md" or not note.ok:
+            continue
+        name = note.name or folder
+        slug = slugify(note.slug) if note.slug else slugify(folder)
+        if not slug:
+            problems.append(error(path, 1, "the client's slug is empty: give 'slug:' letters or digits"))
+            continue
+        if slug in slugs:
+            problems.append(error(path, 1, f"two clients on slug '{slug}' (the other is {slugs[slug]}); this one gets no site"))
+            continue
+        slugs[slug] = path
+        found[folder] = (note, name, slug)
+    return found
+
+
+def _session_ids(notes: list[Note]) -> dict[str, str]:
+    """Date, then the slugified title; the later by path of two on one id gets -2, -3..."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for note in sorted(notes, key=lambda n: n.path):
+        day = note.date.isoformat()
+        title_slug = slugify(note.title) if note.title != day else ""
+        base = f"{day}-{title_slug}" if title_slug else day
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        taken.add(candidate)
+        ids[note.path] = candidate
+    return ids
+
+
+class _Open:
+    """An action while its mentions are merged."""
+
+    def __init__(self, key: str, text: str, ident: str | None, session: str):
+        self.key, self.text, self.id, self.session = key, text, ident, session
+        self.due = self.done = self.cancelled = None
+
+
+def _client(folder, profile: Note, name, slug, notes: list[Note], today, problems) -> Client:
+    notes = sorted(notes, key=lambda n: (n.date, n.path))
+    ids = _session_ids(notes)
+    defs = {m.key: m for m in profile.metrics}
+    profile_path = f"{CLIENTS_DIR}/{folder}/client.md"
+
+    actions: dict[str, _Open] = {}
+    by_id: dict[str, _Open] = {}
+    by_text: dict[str, _Open] = {}
+    series: dict[str, dict[dt.date, tuple[float, str]]] = {}
+    sessions = []
+    insights, future = [], []
+    for note in notes:
+        sid = ids[note.path]
+        set_here, touched = [], []
+        for mention in note.mentions:
+            action = by_id.get(mention.id) if mention.id else None
+            if action is None and mention.text:
+                action = by_text.get(tasks.identity(mention.text))
+            if action is None:
+                if not mention.text:
+                    problems.append(warning(note.path, mention.line, f"action id '{mention.id}' matches no earlier action; ignored"))
+                    continue
+                key = mention.id or tasks.identity(mention.text)
+                action = actions[key] = _Open(key, mention.text, mention.id, sid)
+                by_text.setdefault(tasks.identity(mention.text), action)
+                set_here.append(key)
+            elif action.key not in set_here and action.key not in touched:
+                touched.append(action.key)
+            if mention.id and action.id is None:
+                action.id = mention.id
+            if action.id:
+                by_id.setdefault(action.id, action)
+            if mention.due:
+                action.due = mention.due
+            if mention.status == "open":
+                action.done = action.cancelled = None
+            elif mention.status == "done":
+                action.done = mention.status_date or action.done or note.date
+                action.cancelled = None
+            elif mention.status == "cancelled":
+                action.cancelled = mention.status_date or action.cancelled or note.date
+                action.done = None
+        values = []
+        for raw in note.values:
+            spec = defs.get(raw.key)
+            if spec is None:
+                spec = defs[raw.key] = MetricDef(raw.key, raw.key, None, "number", None, None, "up", 10, defined=False)
+                problems.append(warning(note.path, raw.line, f"metric '{raw.key}' is not defined in {profile_path}; tracked as a number"))
+            value = _value(spec, raw, note.path, problems)
+            if value is not None:
+                day = raw.date or note.date
+                series.setdefault(raw.key, {})[day] = (value, sid)
+                values.append((raw.key, day, value))
+        insights += [(i.text, sid) for i in note.insights]
+        future += [(i.text, sid) for i in note.future]
+        session = Session(
+            id=sid,
+            date=note.date,
+            title=note.title,
+            duration=note.duration,
+            path=note.path,
+            html=note.html,
+            actions_set=tuple(set_here),
+            actions_touched=tuple(touched),
+            values=tuple(values),
+            insights=tuple(i.text for i in note.insights),
+            future=tuple(i.text for i in note.future),
+        )
+        if session.produced_nothing:
+            problems.append(warning(note.path, 1, "the session set no action, recorded no metric and captured no insight or future: a progress update, not a milestone"))
+        sessions.append(session)
+
+    ordered_defs = list(profile.metrics) + sorted((d for d in defs.values() if not d.defined), key=lambda d: d.key)
+    return Client(
+        folder=folder,
+        name=name,
+        slug=slug,
+        started=profile.started,
+        next_session=profile.next_session,
+        goals=profile.goals,
+        sessions=tuple(sessions),
+        actions=tuple(sorted((_freeze(a, today) for a in actions.values()), key=_action_order)),
+        metrics=tuple(_metric(spec, series.get(spec.key, {})) for spec in ordered_defs),
+        insights=tuple(insights),
+        future=tuple(future),
+        engagement=profile.engagement,
+    )
+
+
+def _action_order(action: Action):
+    return (action.due is None, action.due or dt.date.min, action.text.casefold(), action.key)
+
+
+def _freeze(a: _Open, today: dt.date) -> Action:
+    if a.done:
+        status = "done"
+    elif a.cancelled:
+        status = "cancelled"
+    elif a.due is not None and a.due < today:
+        status = "overdue"
+    else:
+        status = "open"
+    return Action(a.key, a.id, a.text, a.due, a.done, a.cancelled, status, a.session)
+
+
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _value(spec: MetricDef, raw: RawValue, path: str, problems: list[Problem]) -> float | None:
+    """A recorded value judged by its metric's kind; a bad one is an error and is left out."""
+    what = f"metric '{raw.key}'"
+    if spec.kind == "habit":
+        value = adherence(raw.tag, raw.text)
+        if value is None:
+            problems.append(error(path, raw.line, f"{what} is a habit: write true, false, or days like 5/7"))
+        return value
+    text = raw.text.strip().replace("_", "")
+    if raw.tag == "bool" or not _DECIMAL.fullmatch(text):
+        problems.append(error(path, raw.line, f"{what} must be a number (use a dot for decimals)"))
+        return None
+    value = float(text)
+    if value.is_integer() and re.fullmatch(r"[+-]?\d+", text):
+        value = int(text)
+    if spec.kind == "rating" and not 1 <= value <= spec.scale:
+        problems.append(error(path, raw.line, f"{what} is a rating from 1 to {spec.scale}"))
+        return None
+    return value
+
+
+def _metric(spec: MetricDef, values: dict[dt.date, tuple[float, str]]) -> Metric:
+    points, total = [], 0
+    for day in sorted(values):
+        value, sid = values[day]
+        total += value
+        points.append(Point(day, value, total if spec.kind == "count" else value, sid))
+    return Metric(spec, tuple(points))

@@ -1,0 +1,338 @@
+"""Model -> planned pages, each with its template and context, or its bytes, and what it reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass, field
+from html import escape
+from urllib.parse import unquote
+
+from icalendar import Calendar, Event
+
+from . import charts
+from .config import Config
+from .markdown import PLACEHOLDER
+from .model import Client, Model, Session, client_folder
+from .privacy import IMAGE_EXTENSIONS, may_use_file, may_use_note
+from .slug import slugify
+
+ASSETS = ("style.css", "app.js")
+PLOTLY = "plotly.min.js"
+MAX_EMBED_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    """Output path, relative to the output folder, `/`-separated."""
+    client: Client | None
+    template: str | None = None
+    context: dict | None = None
+    data: bytes | None = None
+    copy_from: str | None = None
+    """A vault file copied as it is (an attachment)."""
+    asset: str | None = None
+    """A file shipped with coachgen (`templates/assets/...`, or `plotly.min.js`)."""
+    notes: tuple[str, ...] = ()
+    """The notes whose content the page shows."""
+
+
+# ---------------------------------------------------------------- links, embeds, images
+
+
+@dataclass
+class Resolver:
+    """Turns a session's placeholders into HTML for one page, within its client's scope."""
+
+    client: Client
+    files: set[str]
+    used: dict[str, str] = field(default_factory=dict)
+    """Output name under `assets/files/` -> vault path, for every file a page embeds."""
+
+    def __post_init__(self) -> None:
+        self.by_stem: dict[str, Session] = {}
+        self.by_title: dict[str, Session] = {}
+        for s in self.client.sessions:
+            stem = posixpath.splitext(posixpath.basename(s.path))[0].casefold()
+            self.by_stem.setdefault(stem, s)
+            self.by_title.setdefault(s.title.casefold(), s)
+        by_name: dict[str, str] = {}
+        for path in sorted(self.files):
+            if may_use_file(self.client, path) and client_folder(path) == self.client.folder:
+                by_name.setdefault(posixpath.basename(path).casefold(), path)
+        for path in sorted(self.files):
+            if path.startswith("attachments/") and may_use_file(self.client, path):
+                by_name.setdefault(posixpath.basename(path).casefold(), path)
+        self.by_name = by_name
+
+    def note(self, target: str) -> Session | None:
+        key = target.strip().casefold()
+        if key.endswith(".md"):
+            key = key[:-3]
+        key = posixpath.basename(key)
+        return self.by_stem.get(key) or self.by_title.get(key)
+
+    def file(self, target: str, beside: str) -> str | None:
+        """Beside the note, then in the client's folder, then in `attachments/`, then by name."""
+        target = unquote(target.split("#")[0].split("?")[0]).strip()
+        if not target:
+            return None
+        candidates = [
+            posixpath.join(posixpath.dirname(beside), target),
+            posixpath.join("clients", self.client.folder, target),
+            posixpath.join("attachments", target),
+        ]
+        for candidate in candidates:
+            path = posixpath.normpath(candidate)
+            if path in self.files and may_use_file(self.client, path):
+                return path
+        if "/" not in target:
+            return self.by_name.get(target.casefold())
+        return None
+
+    def url(self, path: str, rel: str) -> str:
+        ext = posixpath.splitext(path)[1].lower()
+        name = hashlib.sha256(path.encode()).hexdigest()[:16] + (ext if ext.isascii() else "")
+        self.used[name] = path
+        return f"{rel}assets/files/{name}"
+
+    def html(self, session: Session, rel: str, depth: int = 0, seen: tuple[str, ...] = ()) -> str:
+        seen = seen + (session.path,)
+
+        def replace(m) -> str:
+            kind, payload = m.group(1), json.loads(m.group(2))
+            return self._one(kind, payload, session, rel, depth, seen)
+
+        return PLACEHOLDER.sub(replace, session.html)
+
+    def _one(self, kind: str, p: dict, session: Session, rel: str, depth: int, seen) -> str:
+        if kind == "L":
+            target = self.note(p["target"])
+            label = escape(p["alias"] or (p["target"] + (f" › {p['heading']}" if p["heading"] else "")))
+            if target is None:
+                return f'<span class="unlinked">{label}</span>'
+            anchor = "#h-" + slugify(p["heading"]) if p["heading"] else ""
+            return f'<a class="internal" href="{rel}{target.url}{anchor}">{label}</a>'
+        if kind == "E":
+            return self._embed(p, session, rel, depth, seen)
+        if kind == "I":
+            path = self.file(p["src"], session.path)
+            alt = p["alt"] or posixpath.basename(unquote(p["src"]))
+            if path is None or posixpath.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
+                return f'<span class="unlinked">{escape(alt)}</span>'
+            return f'<img src="{self.url(path, rel)}" alt="{escape(alt)}" loading="lazy">'
+        if kind in "AZ":
+            href = p["href"]
+            target = self.note(unquote(href.split("#")[0])) if href.split("#")[0].endswith(".md") else None
+            if target is not None:
+                return f'<a class="internal" href="{rel}{target.url}">' if kind == "A" else "</a>"
+            path = self.file(href, session.path)
+            if path is not None:
+                return f'<a href="{self.url(path, rel)}">' if kind == "A" else "</a>"
+            return ""
+        return ""
+
+    def _embed(self, p: dict, session: Session, rel: str, depth: int, seen) -> str:
+        target, option = p["target"], p["alias"]
+        ext = posixpath.splitext(target)[1].lower()
+        if ext and ext != ".md":
+            path = self.file(target, session.path)
+            name = posixpath.basename(target)
+            if path is None:
+                return f'<span class="unlinked">{escape(name)}</span>'
+            if ext in IMAGE_EXTENSIONS:
+                width = ""
+                if option and option.split("x")[0].isdigit():
+                    width = f' width="{int(option.split("x")[0])}"'
+                alt = option if option and not width else posixpath.splitext(name)[0]
+                return f'<img src="{self.url(path, rel)}" alt="{escape(alt)}"{width} loading="lazy">'
+            return f'<a class="attachment" href="{self.url(path, rel)}">{escape(option or name)}</a>'
+        note = self.note(target)
+        if note is None or note.path in seen or depth >= MAX_EMBED_DEPTH:
+            return f'<span class="unlinked">{escape(option or target)}</span>'
+        inner = self.html(note, rel, depth + 1, seen)
+        return (
+            f'<div class="embed"><p class="embed-title"><a class="internal" href="{rel}{note.url}">'
+            f"{escape(note.title)}</a></p>{inner}</div>"
+        )
+
+    def embedded_notes(self, session: Session) -> tuple[str, ...]:
+        """The session's own path and every note it inlines (for the privacy check)."""
+        found = [session.path]
+        pending = [session]
+        while pending:
+            current = pending.pop()
+            for m in PLACEHOLDER.finditer(current.html):
+                if m.group(1) == "E":
+                    note = self.note(json.loads(m.group(2))["target"])
+                    if note is not None and note.path not in found:
+                        found.append(note.path)
+                        pending.append(note)
+        return tuple(found)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def plan(model: Model, config: Config, files: set[str]) -> list[Page]:
+    pages: list[Page] = []
+    for client in model.clients:
+        pages += client_pages(client, model, config, files)
+    pages.append(coach_page(model, config))
+    pages += [Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS]
+    return pages
+
+
+def _site(config: Config) -> dict:
+    return {"title": config.title, "coach": config.coach}
+
+
+def client_pages(client: Client, model: Model, config: Config, files: set[str]) -> list[Page]:
+    root = f"clients/{client.slug}/"
+    resolver = Resolver(client, files)
+    base = {"site": _site(config), "client": client, "today": model.today,
+            "sessions_by_id": {s.id: s for s in client.sessions}}
+    charted = [m for m in client.metrics if m.points]
+    pages = [
+        Page(
+            root + "index.html",
+            client,
+            "dashboard.html",
+            {**base, "rel": "", "nav": "dashboard", "title": "Dashboard",
+             "charts": {f"spark-{i}": charts.figure(m, compact=True) for i, m in enumerate(client.metrics) if m.points},
+             "next_session": _next_session(client, model.today),
+             "nudge_after_days": config.nudge_after_days},
+        ),
+        Page(root + "actions/index.html", client, "actions.html", {**base, "rel": "../", "nav": "actions", "title": "Actions"}),
+        Page(
+            root + "metrics/index.html",
+            client,
+            "metrics.html",
+            {**base, "rel": "../", "nav": "metrics", "title": "Metrics",
+             "charts": {f"chart-{i}": charts.figure(m) for i, m in enumerate(client.metrics) if m.points}},
+        ),
+    ]
+    sessions = client.sessions
+    actions = {a.key: a for a in client.actions}
+    labels = {m.spec.key: m.spec for m in client.metrics}
+    for i, session in enumerate(sessions):
+        pages.append(
+            Page(
+                root + session.url + "index.html",
+                client,
+                "session.html",
+                {**base, "rel": "../../", "nav": "sessions", "title": session.title, "session": session,
+                 "body": resolver.html(session, "../../"),
+                 "actions_set": [actions[k] for k in session.actions_set],
+                 "actions_touched": [actions[k] for k in session.actions_touched],
+                 "values": [(labels[k], day, v) for k, day, v in session.values],
+                 "previous": sessions[i - 1] if i > 0 else None,
+                 "next": sessions[i + 1] if i + 1 < len(sessions) else None},
+                notes=resolver.embedded_notes(session),
+            )
+        )
+    pages.append(Page(root + "data.json", client, data=data_json(client, model.today)))
+    pages.append(Page(root + "calendar.ics", client, data=calendar(client, model.today, config)))
+    pages.append(Page(root + "robots.txt", client, data=b"User-agent: *\nDisallow: /\n"))
+    pages += [Page(root + "assets/" + name, client, asset=name) for name in ASSETS]
+    if charted:
+        pages.append(Page(root + "assets/" + PLOTLY, client, asset=PLOTLY))
+    pages += [Page(root + "assets/files/" + name, client, copy_from=path) for name, path in sorted(resolver.used.items())]
+    return pages
+
+
+def _next_session(client: Client, today: dt.date):
+    if client.next_session is None or client.next_session[0] < today:
+        return None
+    return client.next_session
+
+
+def data_json(client: Client, today: dt.date) -> bytes:
+    """The client's data, machine-readable: schema 1 of the contract, in its order."""
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    data = {
+        "schema": 1,
+        "client": {"name": client.name, "slug": client.slug, "started": iso(client.started),
+                   "next_session": client.next_session_iso, "goals": list(client.goals)},
+        "today": today.isoformat(),
+        "sessions": [{"id": s.id, "date": s.date.isoformat(), "title": s.title, "duration": s.duration,
+                      "url": s.url} for s in client.sessions],
+        "actions": [{"id": a.id, "text": a.text, "due": iso(a.due), "done": iso(a.done), "status": a.status,
+                     "session": a.session} for a in client.actions],
+        "metrics": [{"key": m.spec.key, "label": m.spec.label, "unit": m.spec.unit, "kind": m.spec.kind,
+                     "target": m.spec.target, "by": iso(m.spec.by), "direction": m.spec.direction,
+                     "points": [{"date": p.date.isoformat(), "value": p.value} for p in m.points]}
+                    for m in client.metrics],
+        "insights": [{"text": text, "session": sid} for text, sid in client.insights],
+        "future": [{"text": text, "session": sid} for text, sid in client.future],
+    }
+    return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def calendar(client: Client, today: dt.date, config: Config) -> bytes:
+    """Open and overdue actions as all-day items on their due dates, and the next session."""
+    cal = Calendar()
+    cal.add("prodid", "-//coachgen//coachgen//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{client.name}: coaching")
+    stamp = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.timezone.utc)
+    base = config.base_url.rstrip("/")
+    for action in client.actions:
+        if action.status not in ("open", "overdue") or action.due is None:
+            continue
+        event = Event()
+        event.add("uid", f"action-{hashlib.sha256(action.key.encode()).hexdigest()[:16]}@{client.slug}.coachgen")
+        event.add("dtstamp", stamp)
+        event.add("summary", action.text)
+        event.add("dtstart", action.due)
+        event.add("dtend", action.due + dt.timedelta(days=1))
+        event.add("transp", "TRANSPARENT")
+        if base:
+            event.add("url", f"{base}/clients/{client.slug}/actions/")
+        cal.add_component(event)
+    if client.next_session is not None:
+        day, time = client.next_session
+        event = Event()
+        event.add("uid", f"next-session@{client.slug}.coachgen")
+        event.add("dtstamp", stamp)
+        event.add("summary", f"Coaching session{' with ' + config.coach if config.coach else ''}")
+        if time is None:
+            event.add("dtstart", day)
+            event.add("dtend", day + dt.timedelta(days=1))
+        else:
+            start = dt.datetime.combine(day, time, tzinfo=config.zone)
+            event.add("dtstart", start)
+            event.add("dtend", start + dt.timedelta(hours=1))
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+# ---------------------------------------------------------------- the coach's overview
+
+
+def coach_page(model: Model, config: Config) -> Page:
+    rows = []
+    for client in model.clients:
+        last = client.sessions[-1].date if client.sessions else None
+        rows.append({
+            "client": client,
+            "overdue": [a for a in client.actions if a.status == "overdue"],
+            "open": [a for a in client.actions if a.status == "open"],
+            "behind": [m for m in client.metrics if m.pace == "behind"],
+            "last_session": last,
+            "days_since": (model.today - last).days if last else None,
+            "quiet": last is None or (model.today - last).days > config.nudge_after_days,
+            "next_session": _next_session(client, model.today),
+            "empty_sessions": [s for s in client.sessions if s.produced_nothing],
+        })
+    return Page(
+        "coach/index.html",
+        None,
+        "coach.html",
+        {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": "Overview",
+         "nudge_after_days": config.nudge_after_days},
+    )

@@ -1,0 +1,131 @@
+"""Page -> bytes: Jinja2 with autoescape and StrictUndefined, and the shipped assets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .pages import PLOTLY, Page
+
+
+def templates_dir() -> Path:
+    """Templates ship inside the wheel as `coachgen/templates`; in a checkout they sit beside it."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "base.html").is_file():
+            return candidate
+    raise FileNotFoundError("coachgen's templates are missing from the installation")
+
+
+def plotly_js() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / PLOTLY
+
+
+def asset_path(name: str) -> Path:
+    return plotly_js() if name == PLOTLY else templates_dir() / "assets" / name
+
+
+# ---------------------------------------------------------------- filters
+
+
+def day(value: dt.date | None) -> str:
+    return f"{value.day} {value:%b %Y}" if value else ""
+
+
+def short_day(value: dt.date | None) -> str:
+    return f"{value:%a} {value.day} {value:%b}" if value else ""
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def due_phrase(due: dt.date | None, today: dt.date) -> str:
+    """'due today', 'due tomorrow', 'due in 3 days', '2 days overdue', else the date."""
+    if due is None:
+        return "no due date"
+    days = (due - today).days
+    if days == 0:
+        return "due today"
+    if days == 1:
+        return "due tomorrow"
+    if 1 < days <= 14:
+        return f"due in {days} days"
+    if -60 <= days < 0:
+        return f"{_count(-days, 'day')} overdue"
+    return f"due {day(due)}"
+
+
+def ago(value: dt.date | None, today: dt.date) -> str:
+    if value is None:
+        return "never"
+    days = (today - value).days
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 0:
+        return f"in {_count(-days, 'day')}"
+    return f"{_count(days, 'day')} ago"
+
+
+def num(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:,}"
+
+
+def metric_value(value: float | None, spec) -> str:
+    """A value as a reader wants it: a habit as a share of days, a rating out of its scale."""
+    if value is None:
+        return "–"
+    if spec.kind == "habit":
+        return f"{round(value * 100)}%"
+    if spec.kind == "rating":
+        return f"{num(value)}/{spec.scale}"
+    return num(value) + (f" {spec.unit}" if spec.unit else "")
+
+
+def plural(n: int, word: str) -> str:
+    return _count(n, word)
+
+
+@lru_cache(maxsize=8)
+def environment(overrides: Path | None) -> jinja2.Environment:
+    """Vault overrides (`templates/` in the vault) first, then the built-in templates."""
+    loaders: list[jinja2.BaseLoader] = []
+    if overrides is not None and overrides.is_dir():
+        loaders.append(jinja2.FileSystemLoader(str(overrides)))
+    loaders.append(jinja2.FileSystemLoader(str(templates_dir())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(day=day, short_day=short_day, num=num, metric_value=metric_value)
+    env.globals.update(due_phrase=due_phrase, ago=ago, plural=plural)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":"), "allow_nan": False}
+    return env
+
+
+def render(page: Page, env: jinja2.Environment, vault: Path) -> bytes:
+    """The bytes of one planned page."""
+    if page.data is not None:
+        return page.data
+    if page.copy_from is not None:
+        return (vault / page.copy_from).read_bytes()
+    if page.asset is not None:
+        return asset_path(page.asset).read_bytes()
+    return env.get_template(page.template).render(page.context).encode("utf-8")

@@ -1,0 +1,179 @@
+"""build(): read, parse, model, plan, render, then write what changed and prune what is gone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import filecmp
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import config as config_mod
+from . import model as model_mod
+from . import pages as pages_mod
+from . import privacy, render, vault
+from .parse import Note, parse_note
+from .problems import Problem, error, warning
+
+OUTPUT_ROOTS = ("clients", "coach")
+
+
+@dataclass
+class Result:
+    problems: list[Problem]
+    model: model_mod.Model | None = None
+    planned: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+
+def today_in(zone) -> dt.date:
+    return dt.datetime.now(zone).date()
+
+
+def build(
+    vault_dir: Path,
+    *,
+    out: Path | None = None,
+    today: dt.date | None = None,
+    write: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Build every client's site (or, with `write=False`, only report problems)."""
+    config, problems = config_mod.load(vault_dir, out)
+    out_dir = config.out_dir
+    if out_dir == config.vault or config.vault.is_relative_to(out_dir):
+        problems.append(error(config_mod.CONFIG_FILE, 1, "the output folder must not be the vault or contain it"))
+        return Result(sorted(problems))
+    listing = vault.scan(config.vault, out_dir)
+    notes = parse_all(config, listing)
+    for note in notes.values():
+        problems += note.problems
+    model = model_mod.build(notes, today or today_in(config.zone))
+    problems += model.problems
+    if config_mod.password(config.vault, None) is None:
+        problems.append(warning(
+            config_mod.CONFIG_FILE, 1,
+            "the coach's overview has no password: anyone who has coach/ can read it "
+            "(set [coach] password in .coachgen/secrets.toml or COACHGEN_COACH_PASSWORD)",
+        ))
+    plan = pages_mod.plan(model, config, set(listing.files))
+    privacy.check_plan(plan)
+    result = Result(sorted(set(problems)), model, len(plan))
+    if write:
+        env = render.environment(config.vault / vault.OVERRIDES_DIR)
+        _write(plan, env, config.vault, out_dir, result, progress)
+    return result
+
+
+def parse_all(config: config_mod.Config, listing: vault.Listing) -> dict[str, Note]:
+    notes: dict[str, Note] = {}
+    for path in listing.notes:
+        folder = model_mod.client_folder(path)
+        try:
+            data = vault.read_bytes(config.vault, path)
+        except OSError as exc:
+            notes[path] = Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
+            continue
+        note = parse_note(
+            path,
+            data,
+            is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
+            in_client_folder=folder is not None,
+            allow_html=config.allow_html,
+        )
+        if note is not None:
+            notes[path] = note
+    return notes
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _write(plan, env, vault_dir: Path, out_dir: Path, result: Result, progress) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shared: dict[str, Path] = {}
+    for i, page in enumerate(plan):
+        target = out_dir / page.path
+        if page.asset is not None or page.copy_from is not None:
+            source = render.asset_path(page.asset) if page.asset else vault_dir / page.copy_from
+            if _copy(source, target, shared.get(page.asset or "")):
+                result.written.append(page.path)
+            if page.asset:
+                shared.setdefault(page.asset, target)
+        elif _write_bytes(target, render.render(page, env, vault_dir)):
+            result.written.append(page.path)
+        if progress:
+            progress(i + 1, len(plan))
+    result.removed = _prune(out_dir, {p.path for p in plan})
+
+
+def _write_bytes(target: Path, data: bytes) -> bool:
+    """Write atomically, and only when the bytes differ: an unchanged page is not touched."""
+    try:
+        if target.stat().st_size == len(data) and target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _copy(source: Path, target: Path, link_to: Path | None) -> bool:
+    """Copy a file, or hard-link it to an identical copy already written in this build, so
+    that a practice of many clients stores one plotly.min.js while each folder stays whole."""
+    if target.exists():
+        if link_to is not None and target.samefile(link_to):
+            return False
+        if link_to is None and filecmp.cmp(source, target, shallow=False):
+            return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(".tmp-" + target.name)
+    tmp.unlink(missing_ok=True)
+    try:
+        if link_to is not None:
+            os.link(link_to, tmp)
+        else:
+            raise OSError
+    except OSError:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    return True
+
+
+def _prune(out_dir: Path, planned: set[str]) -> list[str]:
+    """Remove every file under the output's client and coach folders that the plan no longer holds."""
+    removed = []
+    for root_name in OUTPUT_ROOTS:
+        root = out_dir / root_name
+        if not root.is_dir():
+            continue
+        for folder, dirs, files in os.walk(root, topdown=False):
+            for name in files:
+                path = Path(folder) / name
+                rel = path.relative_to(out_dir).as_posix()
+                if rel not in planned:
+                    path.unlink()
+                    removed.append(rel)
+            for name in dirs:
+                sub = Path(folder) / name
+                if not any(sub.iterdir()):
+                    sub.rmdir()
+    return sorted(removed)

@@ -1,0 +1,77 @@
+"""One action line in Obsidian Tasks or Dataview syntax -> text, id, due, done and cancelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+_DATE = r"(\d{4}-\d{2}-\d{2})"
+# Tasks' date signifiers, with the variants the Tasks plugin accepts (an optional VS16).
+_EMOJI_DATES = {
+    "due": re.compile(r"(?:📅|📆|🗓)\ufe0f?\s*" + _DATE),
+    "done": re.compile(r"✅\ufe0f?\s*" + _DATE),
+    "cancelled": re.compile(r"❌\ufe0f?\s*" + _DATE),
+}
+_EMOJI_ID = re.compile(r"🆔\ufe0f?\s*([A-Za-z0-9_-]+)")
+# Signifiers we do not use but must not show as text: scheduled, start, created, recurrence,
+# priorities, depends-on, on-completion.
+_EMOJI_OTHER = re.compile(
+    r"(?:(?:⏳|⌛|🛫|➕)\ufe0f?\s*" + _DATE + r"|🔁\ufe0f?\s*[^📅📆🗓✅❌🆔⏳⌛🛫➕⛔🏁^\[]*"
+    r"|⛔\ufe0f?\s*[A-Za-z0-9_,-]+|🏁\ufe0f?\s*\w+|[⏫🔼🔽⏬🔺]\ufe0f?)"
+)
+_DATAVIEW = re.compile(r"[\[(](due|completion|cancelled|id|scheduled|start|created|priority)::\s*([^\])]*)[\])]")
+_BLOCK_ID = re.compile(r"\s\^([A-Za-z0-9-]+)\s*$")
+_DATAVIEW_FIELD = {"due": "due", "completion": "done", "cancelled": "cancelled", "id": "id"}
+
+
+@dataclass
+class TaskLine:
+    text: str
+    id: str | None = None
+    due: dt.date | None = None
+    done: dt.date | None = None
+    cancelled: dt.date | None = None
+    bad_dates: list[str] = field(default_factory=list)
+    """Names of fields whose date was not a real date (the field is then left unset)."""
+
+
+def _date(raw: str, name: str, bad: list[str]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        bad.append(name)
+        return None
+
+
+def parse(line: str) -> TaskLine:
+    """Strip the signifiers from a task's text and read the ones we use."""
+    bad: list[str] = []
+    values: dict[str, object] = {}
+    text = line
+    m = _BLOCK_ID.search(text)
+    if m:
+        values["id"] = m.group(1)
+        text = text[: m.start()]
+    for name, pattern in _EMOJI_DATES.items():
+        for m in pattern.finditer(text):
+            values[name] = _date(m.group(1), name, bad)
+        text = pattern.sub(" ", text)
+    m = _EMOJI_ID.search(text)
+    if m:
+        values["id"] = m.group(1)
+        text = _EMOJI_ID.sub(" ", text)
+    for m in _DATAVIEW.finditer(text):
+        name = _DATAVIEW_FIELD.get(m.group(1))
+        if name == "id":
+            values["id"] = m.group(2).strip() or None
+        elif name:
+            values[name] = _date(m.group(2), name, bad)
+    text = _DATAVIEW.sub(" ", text)
+    text = _EMOJI_OTHER.sub(" ", text)
+    return TaskLine(text=" ".join(text.split()), bad_dates=bad, **values)  # type: ignore[arg-type]
+
+
+def identity(text: str) -> str:
+    """An action's identity without an id: its text with case and runs of white space folded."""
+    return " ".join(text.split()).casefold()

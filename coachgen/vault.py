@@ -1,0 +1,63 @@
+"""Find the vault's notes and files: the ignore rules, and a stamp per file."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Editor temporaries (vim, emacs, JetBrains, GNOME, generic) that are never notes.
+TEMP_PATTERNS = ("*.swp", "*.swx", "*~", ".#*", "#*#", "*.tmp", "4913", "*___jb_tmp___", "*___jb_old___")
+OVERRIDES_DIR = "templates"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    mtime_ns: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every file coachgen may read, by vault-relative `/` path."""
+
+    files: dict[str, Stamp]
+
+    @property
+    def notes(self) -> list[str]:
+        return sorted(p for p in self.files if p.endswith(".md") and not p.startswith(OVERRIDES_DIR + "/"))
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden files and folders and editor temporaries."""
+    return name.startswith(".") or any(fnmatch.fnmatchcase(name, pat) for pat in TEMP_PATTERNS)
+
+
+def scan(vault: Path, out_dir: Path) -> Listing:
+    """Walk the vault without following symbolic links, skipping what the contract ignores."""
+    files: dict[str, Stamp] = {}
+    skip = {os.path.normcase(str(out_dir.resolve()))}
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if is_ignored_name(entry.name) or entry.is_symlink():
+                continue
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if os.path.normcase(entry.path) not in skip:
+                    walk(entry.path, rel + "/")
+            elif entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                files[rel] = Stamp(st.st_mtime_ns, st.st_size)
+
+    walk(str(vault), "")
+    return Listing(dict(sorted(files.items())))
+
+
+def read_bytes(vault: Path, rel: str) -> bytes:
+    return (vault / rel).read_bytes()
