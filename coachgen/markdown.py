@@ -86,20 +86,11 @@ def _strip_line(line: str, closer: str | None) -> tuple[str, str | None]:
             continue
         ch = line[i]
         if ch == "`":  # an inline code span is kept as written, comment markers and all
-            run = len(line) - len(line[i:].lstrip("`"))
-            ticks = line[i : i + run]
-            j = i + run
-            while True:
-                k = line.find(ticks, j)
-                if k < 0 or line[k + run : k + run + 1] != "`":
-                    break
-                j = k + run + len(line[k + run:]) - len(line[k + run:].lstrip("`"))
-            if k >= 0:
-                buf.append(line[i : k + run])
-                i = k + run
-            else:
-                buf.append(ticks)
-                i += run
+            run = len(line) - i - len(line[i:].lstrip("`"))
+            end = re.compile(r"(?<!`)`{%d}(?!`)" % run).search(line, i + run)
+            stop = end.end() if end else i + run
+            buf.append(line[i:stop])
+            i = stop
             continue
         for opener, close in _OPENERS.items():
             if line.startswith(opener, i):

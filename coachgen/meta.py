@@ -93,9 +93,11 @@ def compose(fm: str, offset: int) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     return mapping(root, offset)
 
 
-def _check_tree(node: yaml.Node, offset: int, seen: set[int], depth: int) -> None:
+def _check_tree(node: yaml.Node, offset: int, seen: set[int], depth: int, at: yaml.Node | None = None) -> None:
+    """Refuse aliases (a node met twice: `at` is where the second use stands), deep nesting
+    and tags that are not plain data."""
     if id(node) in seen:
-        raise FieldError(line_of(node, offset), "YAML anchors and aliases are not allowed in front-matter")
+        raise FieldError(line_of(at or node, offset), "YAML anchors and aliases are not allowed in front-matter")
     seen.add(id(node))
     if depth > MAX_DEPTH:
         raise FieldError(line_of(node, offset), "front-matter is nested too deeply")
@@ -104,7 +106,7 @@ def _check_tree(node: yaml.Node, offset: int, seen: set[int], depth: int) -> Non
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             _check_tree(key, offset, seen, depth + 1)
-            _check_tree(value, offset, seen, depth + 1)
+            _check_tree(value, offset, seen, depth + 1, at=key)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             _check_tree(item, offset, seen, depth + 1)

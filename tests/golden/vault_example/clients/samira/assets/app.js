@@ -1,0 +1,23 @@
+// coachgen: draws the page's charts with the shipped plotly.min.js, in the theme's colours.
+(function () {
+  "use strict";
+  var data = document.getElementById("charts");
+  if (!data || typeof Plotly === "undefined") return;
+  var figures = JSON.parse(data.textContent);
+  var style = getComputedStyle(document.body);
+  var text = style.color;
+  var grid = style.getPropertyValue("--line").trim() || "#ddd";
+  var phone = window.matchMedia("(max-width: 520px)").matches;
+  Object.keys(figures).forEach(function (id) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    var fig = figures[id];
+    var layout = fig.layout;
+    layout.font = Object.assign({}, layout.font, { color: text });
+    ["xaxis", "yaxis"].forEach(function (axis) {
+      layout[axis] = Object.assign({ gridcolor: grid, linecolor: grid }, layout[axis]);
+    });
+    if (phone && layout.height > 200) layout.height = 240;
+    Plotly.newPlot(el, fig.data, layout, { displayModeBar: false, responsive: true, displaylogo: false, staticPlot: el.classList.contains("spark") });
+  });
+})();
