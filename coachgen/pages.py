@@ -19,7 +19,7 @@ from .model import Client, Model, Session, client_folder
 from .privacy import IMAGE_EXTENSIONS, may_use_file, may_use_note
 from .slug import slugify
 
-ASSETS = ("style.css", "app.js")
+ASSETS = ("style.css", "app.js", "icon.svg")
 PLOTLY = "plotly.min.js"
 MAX_EMBED_DEPTH = 3
 
