@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -83,21 +82,3 @@ def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
     elif output:
         values["output"] = (vault / output).resolve()
     return Config(vault=vault, **values), problems
-
-
-def password(vault: Path, slug: str | None) -> str | None:
-    """A client's password (`slug`) or the coach's (`None`); the environment wins over the file."""
-    env = "COACHGEN_COACH_PASSWORD" if slug is None else "COACHGEN_PASSWORD_" + re.sub(
-        r"[^A-Za-z0-9]", "_", slug
-    ).upper()
-    if os.environ.get(env):
-        return os.environ[env]
-    secrets = vault / STATE_DIR / "secrets.toml"
-    if not secrets.is_file():
-        return None
-    try:
-        data = tomllib.loads(secrets.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
-    value = data.get("coach", {}).get("password") if slug is None else data.get("passwords", {}).get(slug)
-    return value if isinstance(value, str) and value else None

@@ -39,7 +39,7 @@ def placeholder(kind: str, **payload: object) -> str:
 
 # ---------------------------------------------------------------- comments
 
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_FENCE = re.compile(r" {0,3}(`{3,}(?=[^`]*$)|~{3,})")
 _OPENERS = {"%%": "%%", "<!--": "-->"}
 
 
@@ -85,6 +85,10 @@ def _strip_line(line: str, closer: str | None) -> tuple[str, str | None]:
             i, closer = end + len(closer), None
             continue
         ch = line[i]
+        if ch == "\\" and i + 1 < n:  # an escaped character is text, never the start of code
+            buf.append(line[i : i + 2])
+            i += 2
+            continue
         if ch == "`":  # an inline code span is kept as written, comment markers and all
             run = len(line) - i - len(line[i:].lstrip("`"))
             end = re.compile(r"(?<!`)`{%d}(?!`)" % run).search(line, i + run)
@@ -118,6 +122,15 @@ def _matching_close(tokens: list[Token], i: int) -> int:
     return len(tokens) - 1
 
 
+def _forget_references(env: dict, span: list[int] | None) -> None:
+    """Link definitions written inside a removed callout must not resolve links outside it."""
+    if not span:
+        return
+    refs = env.get("references", {})
+    for label in [k for k, v in refs.items() if v.get("map") and span[0] <= v["map"][0] < span[1]]:
+        del refs[label]
+
+
 def callouts(state: StateCore) -> None:
     """`> [!type] Title` blockquotes become callouts; `[!private]`/`[!coach]` vanish whole."""
     tokens = state.tokens
@@ -135,6 +148,7 @@ def callouts(state: StateCore) -> None:
         kind, fold, title = m.group(1).lower(), m.group(2), m.group(3).strip()
         close = _matching_close(tokens, i)
         if kind in HIDDEN_CALLOUTS:
+            _forget_references(state.env, tok.map)
             del tokens[i : close + 1]
             continue
         tag = "details" if fold else "div"

@@ -10,6 +10,7 @@ import datetime as dt
 import posixpath
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import tasks
 from .parse import MetricDef, Note, RawValue, adherence
@@ -173,8 +174,11 @@ def client_folder(path: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == CLIENTS_DIR else None
 
 
-def build(notes: dict[str, Note], today: dt.date) -> Model:
-    """Assemble the model from parsed notes (`client.md` and session notes by path)."""
+def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], bool] = lambda slug: False) -> Model:
+    """Assemble the model from parsed notes (`client.md` and session notes by path).
+
+    `dated_ids(slug)` says whether a client's session ids are the date alone (a site with a
+    password, whose paths must not carry titles)."""
     problems: list[Problem] = []
     profiles = _profiles(notes, problems)
     by_ref = {}
@@ -209,7 +213,7 @@ def build(notes: dict[str, Note], today: dt.date) -> Model:
     for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
         if profile.private:
             continue
-        clients.append(_client(folder, profile, name, slug, members[folder], today, problems))
+        clients.append(_client(folder, profile, name, slug, members[folder], today, problems, dated_ids(slug)))
     return Model(today, tuple(clients), tuple(problems))
 
 
@@ -234,13 +238,13 @@ def _profiles(notes: dict[str, Note], problems: list[Problem]) -> dict[str, tupl
     return found
 
 
-def _session_ids(notes: list[Note]) -> dict[str, str]:
-    """Date, then the slugified title; the later by path of two on one id gets -2, -3..."""
+def _session_ids(notes: list[Note], dated: bool = False) -> dict[str, str]:
+    """Date, then the slugified title (unless `dated`); the later by path of two on one id gets -2, -3..."""
     ids: dict[str, str] = {}
     taken: set[str] = set()
     for note in sorted(notes, key=lambda n: n.path):
         day = note.date.isoformat()
-        title_slug = slugify(note.title) if note.title != day else ""
+        title_slug = slugify(note.title) if note.title != day and not dated else ""
         base = f"{day}-{title_slug}" if title_slug else day
         candidate, n = base, 1
         while candidate in taken:
@@ -259,9 +263,9 @@ class _Open:
         self.due = self.done = self.cancelled = None
 
 
-def _client(folder, profile: Note, name, slug, notes: list[Note], today, problems) -> Client:
+def _client(folder, profile: Note, name, slug, notes: list[Note], today, problems, dated: bool) -> Client:
     notes = sorted(notes, key=lambda n: (n.date, n.path))
-    ids = _session_ids(notes)
+    ids = _session_ids(notes, dated)
     defs = {m.key: m for m in profile.metrics}
     profile_path = f"{CLIENTS_DIR}/{folder}/client.md"
 

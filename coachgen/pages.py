@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from urllib.parse import unquote
 
@@ -16,10 +16,11 @@ from . import charts
 from .config import Config
 from .markdown import PLACEHOLDER
 from .model import Client, Model, Session, client_folder
-from .privacy import IMAGE_EXTENSIONS, may_use_file, may_use_note
+from .privacy import IMAGE_EXTENSIONS, may_use_file, sanitize
 from .slug import slugify
 
 ASSETS = ("style.css", "app.js", "icon.svg")
+LOCK_JS = "lock.js"
 PLOTLY = "plotly.min.js"
 MAX_EMBED_DEPTH = 3
 
@@ -38,6 +39,15 @@ class Page:
     """A file shipped with coachgen (`templates/assets/...`, or `plotly.min.js`)."""
     notes: tuple[str, ...] = ()
     """The notes whose content the page shows."""
+    sealed: bool = False
+    """Encrypted with its client's (or the coach's) password at render time."""
+
+    @property
+    def logical(self) -> str:
+        """The path inside its own site (`sessions/2026-01-12/index.html`), as the browser
+        names it when it opens the file; the `.enc` of an encrypted attachment left off."""
+        site_root = 2 if self.client is not None else 1
+        return self.path.split("/", site_root)[site_root].removesuffix(".enc")
 
 
 # ---------------------------------------------------------------- links, embeds, images
@@ -49,6 +59,10 @@ class Resolver:
 
     client: Client
     files: set[str]
+    locked: bool = False
+    """Images of an encrypted site are opened by lock.js: named in data-src, not src."""
+    raw_html: bool = False
+    """`allow_html`: the coach's raw HTML passes, sanitized."""
     used: dict[str, str] = field(default_factory=dict)
     """Output name under `assets/files/` -> vault path, for every file a page embeds."""
 
@@ -67,6 +81,10 @@ class Resolver:
             if path.startswith("attachments/") and may_use_file(self.client, path):
                 by_name.setdefault(posixpath.basename(path).casefold(), path)
         self.by_name = by_name
+
+    @property
+    def src(self) -> str:
+        return "data-src" if self.locked else "src"
 
     def note(self, target: str) -> Session | None:
         key = target.strip().casefold()
@@ -106,7 +124,8 @@ class Resolver:
             kind, payload = m.group(1), json.loads(m.group(2))
             return self._one(kind, payload, session, rel, depth, seen)
 
-        return PLACEHOLDER.sub(replace, session.html)
+        html = PLACEHOLDER.sub(replace, session.html)
+        return sanitize(html, rel) if self.raw_html and depth == 0 else html
 
     def _one(self, kind: str, p: dict, session: Session, rel: str, depth: int, seen) -> str:
         if kind == "L":
@@ -123,7 +142,7 @@ class Resolver:
             alt = p["alt"] or posixpath.basename(unquote(p["src"]))
             if path is None or posixpath.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
                 return f'<span class="unlinked">{escape(alt)}</span>'
-            return f'<img src="{self.url(path, rel)}" alt="{escape(alt)}" loading="lazy">'
+            return f'<img {self.src}="{self.url(path, rel)}" alt="{escape(alt)}" loading="lazy">'
         if kind in "AZ":
             href = p["href"]
             target = self.note(unquote(href.split("#")[0])) if href.split("#")[0].endswith(".md") else None
@@ -148,7 +167,7 @@ class Resolver:
                 if option and option.split("x")[0].isdigit():
                     width = f' width="{int(option.split("x")[0])}"'
                 alt = option if option and not width else posixpath.splitext(name)[0]
-                return f'<img src="{self.url(path, rel)}" alt="{escape(alt)}"{width} loading="lazy">'
+                return f'<img {self.src}="{self.url(path, rel)}" alt="{escape(alt)}"{width} loading="lazy">'
             return f'<a class="attachment" href="{self.url(path, rel)}">{escape(option or name)}</a>'
         note = self.note(target)
         if note is None or note.path in seen or depth >= MAX_EMBED_DEPTH:
@@ -177,12 +196,13 @@ class Resolver:
 # ---------------------------------------------------------------- the plan
 
 
-def plan(model: Model, config: Config, files: set[str]) -> list[Page]:
+def plan(model: Model, config: Config, files: set[str], locked: set[str] = frozenset(), coach_locked: bool = False) -> list[Page]:
+    """Every file of every site. `locked` names the clients whose sites are encrypted."""
     pages: list[Page] = []
     for client in model.clients:
-        pages += client_pages(client, model, config, files)
-    pages.append(coach_page(model, config))
-    pages += [Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS]
+        pages += client_pages(client, model, config, files, client.slug in locked)
+    pages.append(coach_page(model, config, coach_locked))
+    pages += [Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS + ((LOCK_JS,) if coach_locked else ())]
     return pages
 
 
@@ -190,10 +210,10 @@ def _site(config: Config) -> dict:
     return {"title": config.title, "coach": config.coach}
 
 
-def client_pages(client: Client, model: Model, config: Config, files: set[str]) -> list[Page]:
+def client_pages(client: Client, model: Model, config: Config, files: set[str], locked: bool = False) -> list[Page]:
     root = f"clients/{client.slug}/"
-    resolver = Resolver(client, files)
-    base = {"site": _site(config), "client": client, "today": model.today,
+    resolver = Resolver(client, files, locked, config.allow_html)
+    base = {"site": _site(config), "client": client, "today": model.today, "locked": locked,
             "sessions_by_id": {s.id: s for s in client.sessions}}
     charted = [m for m in client.metrics if m.points]
     pages = [
@@ -235,12 +255,16 @@ def client_pages(client: Client, model: Model, config: Config, files: set[str]) 
             )
         )
     pages.append(Page(root + "data.json", client, data=data_json(client, model.today)))
-    pages.append(Page(root + "calendar.ics", client, data=calendar(client, model.today, config)))
+    if not locked:  # a calendar app cannot decrypt: no calendar for a site with a password
+        pages.append(Page(root + "calendar.ics", client, data=calendar(client, model.today, config)))
+    pages += [Page(root + "assets/files/" + name, client, copy_from=path) for name, path in sorted(resolver.used.items())]
+    if locked:
+        pages = [replace(p, path=p.path + (".enc" if p.copy_from else ""), sealed=True) for p in pages]
+        pages.append(Page(root + "assets/" + LOCK_JS, client, asset=LOCK_JS))
     pages.append(Page(root + "robots.txt", client, data=b"User-agent: *\nDisallow: /\n"))
     pages += [Page(root + "assets/" + name, client, asset=name) for name in ASSETS]
     if charted:
         pages.append(Page(root + "assets/" + PLOTLY, client, asset=PLOTLY))
-    pages += [Page(root + "assets/files/" + name, client, copy_from=path) for name, path in sorted(resolver.used.items())]
     return pages
 
 
@@ -314,7 +338,7 @@ def calendar(client: Client, today: dt.date, config: Config) -> bytes:
 # ---------------------------------------------------------------- the coach's overview
 
 
-def coach_page(model: Model, config: Config) -> Page:
+def coach_page(model: Model, config: Config, locked: bool = False) -> Page:
     rows = []
     for client in model.clients:
         last = client.sessions[-1].date if client.sessions else None
@@ -334,5 +358,6 @@ def coach_page(model: Model, config: Config) -> Page:
         None,
         "coach.html",
         {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": "Overview",
-         "nudge_after_days": config.nudge_after_days},
+         "nudge_after_days": config.nudge_after_days, "locked": locked},
+        sealed=locked,
     )

@@ -175,6 +175,13 @@ class _Reader:
             self.err(exc.line, exc.message)
             return default
 
+    def private(self, fields: dict) -> bool:
+        """`private` must be a real true or false: left empty, it is an error, never a guess."""
+        if "private" in fields and meta.is_null(fields["private"][1]):
+            self.err(self.line(fields["private"][0]), "'private' must be true or false, not empty")
+            return True
+        return self.get(fields, "private", meta.as_bool, default=False)
+
     def text(self, fields: dict, key: str) -> str | None:
         value = self.get(fields, key, meta.as_text)
         return strip_controls(value) if value is not None else None
@@ -203,7 +210,7 @@ class _Reader:
             next_session=next_session,
             goals=tuple(strip_controls(g) for g in self.get(fields, "goals", meta.as_text_list, default=[])),
             metrics=metrics,
-            private=self.get(fields, "private", meta.as_bool, default=False),
+            private=self.private(fields),
             engagement=engagement,
         )
         return _finish(note, self)
@@ -269,7 +276,7 @@ class _Reader:
     def session(self, fields: dict, body: str, body_line: int, allow_html: bool) -> Note:
         client_ref = self.client_ref(fields)
         client_line = self.line(fields["client"][0]) if "client" in fields else 1
-        private = self.get(fields, "private", meta.as_bool, default=False)
+        private = self.private(fields)
         date = self.get(fields, "date", meta.as_date)
         stem = posixpath.splitext(posixpath.basename(self.path))[0]
         if date is None and "date" not in fields:

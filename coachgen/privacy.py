@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import posixpath
+import re
+
+import nh3
 
 from .model import Client, client_folder
 from .vault import is_ignored_name
@@ -28,6 +31,41 @@ def may_use_file(client: Client, path: str) -> bool:
 def may_use_note(client: Client, path: str) -> bool:
     """A note a client's page may show: one of that client's published sessions."""
     return any(s.path == path for s in client.sessions)
+
+
+_TAGS = nh3.ALLOWED_TAGS | {"section", "input"}
+_ATTRIBUTES = {
+    "*": {"class", "id", "role", "aria-label", "aria-hidden", "title", "lang", "dir"},
+    "a": {"href"},
+    "img": {"src", "data-src", "alt", "width", "height", "loading"},
+    "time": {"datetime"},
+    "details": {"open"},
+    "ol": {"start", "reversed"},
+    "td": {"colspan", "rowspan", "style"},
+    "th": {"colspan", "rowspan", "scope", "style"},
+    "input": {"type", "checked", "disabled"},
+}
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.I)
+
+
+def sanitize(html: str, rel: str) -> str:
+    """With `allow_html`, a note's raw HTML keeps its markup but loses scripts, handlers and
+    anything that loads from outside the client's folder (guarantee 4 holds regardless)."""
+    depth = rel.count("../")
+    here = "/".join(["d"] * depth)
+
+    def keep(tag: str, attr: str, value: str) -> str | None:
+        if attr not in ("href", "src", "data-src"):
+            return value
+        if attr == "href" and (value.startswith("#") or re.match(r"(https?|mailto|tel):", value, re.I)):
+            return value
+        if _SCHEME.match(value) or value.startswith("/") or value.startswith("\\"):
+            return None
+        return None if posixpath.normpath(posixpath.join(here, value)).startswith("..") else value
+
+    return nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES, attribute_filter=keep,
+                     clean_content_tags={"script", "style"}, url_schemes={"http", "https", "mailto", "tel"},
+                     link_rel="noopener noreferrer", filter_style_properties={"text-align"})
 
 
 def check_plan(pages) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 
+from .crypto import Lock
 from .pages import PLOTLY, Page
 
 
@@ -120,12 +121,23 @@ def environment(overrides: Path | None) -> jinja2.Environment:
     return env
 
 
-def render(page: Page, env: jinja2.Environment, vault: Path) -> bytes:
-    """The bytes of one planned page."""
+def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None = None) -> bytes:
+    """The bytes of one planned page; a sealed page is encrypted with `lock`."""
     if page.data is not None:
-        return page.data
-    if page.copy_from is not None:
-        return (vault / page.copy_from).read_bytes()
-    if page.asset is not None:
-        return asset_path(page.asset).read_bytes()
-    return env.get_template(page.template).render(page.context).encode("utf-8")
+        data = page.data
+    elif page.copy_from is not None:
+        data = (vault / page.copy_from).read_bytes()
+    elif page.asset is not None:
+        data = asset_path(page.asset).read_bytes()
+    else:
+        data = env.get_template(page.template).render(page.context).encode("utf-8")
+    if not page.sealed:
+        return data
+    if lock is None:
+        raise ValueError(f"{page.path} is to be sealed but has no password")
+    logical = page.logical
+    envelope = lock.seal(logical, data)
+    if page.template is None:
+        return envelope
+    rel = "../" * logical.count("/")
+    return env.get_template("locked.html").render(envelope=envelope.decode("ascii"), rel=rel).encode("utf-8")

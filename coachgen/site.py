@@ -14,6 +14,7 @@ from typing import Callable
 from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
+from . import passwords as passwords_mod
 from . import privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error, warning
@@ -56,20 +57,20 @@ def build(
     notes = parse_all(config, listing)
     for note in notes.values():
         problems += note.problems
-    model = model_mod.build(notes, today or today_in(config.zone))
+    passwords = passwords_mod.Passwords(config.vault)
+    model = model_mod.build(notes, today or today_in(config.zone), dated_ids=lambda slug: passwords.get(slug) is not None)
     problems += model.problems
-    if config_mod.password(config.vault, None) is None:
-        problems.append(warning(
-            config_mod.CONFIG_FILE, 1,
-            "the coach's overview has no password: anyone who has coach/ can read it "
-            "(set [coach] password in .coachgen/secrets.toml or COACHGEN_COACH_PASSWORD)",
-        ))
-    plan = pages_mod.plan(model, config, set(listing.files))
+    problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
+    secrets = {site: passwords.get(site) for site in [c.slug for c in model.clients] + [passwords_mod.COACH]}
+    secrets = {site: secret for site, secret in secrets.items() if secret}
+    coach_locked = passwords_mod.COACH in secrets
+    plan = pages_mod.plan(model, config, set(listing.files), set(secrets) - {passwords_mod.COACH}, coach_locked)
     privacy.check_plan(plan)
     result = Result(sorted(set(problems)), model, len(plan))
     if write:
+        locks = passwords_mod.locks(config.vault, secrets)
         env = render.environment(config.vault / vault.OVERRIDES_DIR)
-        _write(plan, env, config.vault, out_dir, result, progress)
+        _write(plan, env, config.vault, out_dir, result, progress, locks)
     return result
 
 
@@ -97,18 +98,18 @@ def parse_all(config: config_mod.Config, listing: vault.Listing) -> dict[str, No
 # ---------------------------------------------------------------- writing
 
 
-def _write(plan, env, vault_dir: Path, out_dir: Path, result: Result, progress) -> None:
+def _write(plan, env, vault_dir: Path, out_dir: Path, result: Result, progress, locks) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     shared: dict[str, Path] = {}
     for i, page in enumerate(plan):
         target = out_dir / page.path
-        if page.asset is not None or page.copy_from is not None:
+        if not page.sealed and (page.asset is not None or page.copy_from is not None):
             source = render.asset_path(page.asset) if page.asset else vault_dir / page.copy_from
             if _copy(source, target, shared.get(page.asset or "")):
                 result.written.append(page.path)
             if page.asset:
                 shared.setdefault(page.asset, target)
-        elif _write_bytes(target, render.render(page, env, vault_dir)):
+        elif _write_bytes(target, render.render(page, env, vault_dir, locks.get(page.client.slug if page.client else passwords_mod.COACH))):
             result.written.append(page.path)
         if progress:
             progress(i + 1, len(plan))

@@ -449,9 +449,12 @@ def test_G6_D3_deleted_private_moved_leave_no_trace(make_vault, tmp_path):
     vault = make_vault(g6_files())
     out = tmp_path / "out"
 
+    removed: list[str] = []
+
     def rebuild_and_compare(step: int) -> dict[str, bytes]:
         result = run(vault, out)
         assert not result.errors, result.errors
+        removed[:] = result.removed
         fresh = tmp_path / f"fresh-{step}"
         run(vault, fresh)
         inc, clean = all_output(out), all_output(fresh)
@@ -471,6 +474,7 @@ def test_G6_D3_deleted_private_moved_leave_no_trace(make_vault, tmp_path):
     (vault / "clients/ada/sessions/2026-02-01.md").unlink()
     ada = site(rebuild_and_compare(1), "ada")
     assert_no_trace(ada, "CANARY-GONE", "11111.5", "2026-02-01-gone")
+    assert "clients/ada/sessions/2026-02-01-gone/index.html" in removed
     assert where(ada, "CANARY-BOTH-BYTES"), "an attachment another note still uses stays"
 
     # (b) make another private
@@ -726,3 +730,81 @@ def test_A8_A10_raw_html_and_bad_urls_are_inert(make_vault, tmp_path):
     assert parse_html(output[session_pages[0]]).text_out_a, "the page still renders"
     assert json.loads(output["clients/ada/data.json"])["sessions"][0]["title"] == NASTY
     assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------- further hazards found while testing
+
+
+def one_client_site(make_vault, tmp_path, body: str, toml: str = "") -> dict[str, bytes]:
+    vault = make_vault({
+        "coachgen.toml": toml or 'title = "Practice"\n',
+        "clients/ada/client.md": "---\nname: Ada\n---\n",
+        "clients/ada/sessions/2026-02-01.md": "---\ninsights: [CANARY-VISIBLE]\n---\n" + body,
+    })
+    out = tmp_path / "out"
+    result = run(vault, out)
+    assert not result.errors, result.errors
+    output = all_output(out)
+    assert where(output, "CANARY-VISIBLE"), "the note is published"
+    return output
+
+
+def test_B1_comment_markers_next_to_text_that_only_looks_like_code(make_vault, tmp_path):
+    """B1 (comments): an escaped backtick does not open a code span, and a backtick fence whose info
+    string holds a backtick is no fence (CommonMark), so the %% comment beside them is still hidden."""
+    output = one_client_site(make_vault, tmp_path, (
+        "Escaped \\`%% CANARY-COMMENT-ESCAPED %%\\` ticks.\n\n"
+        "``` not `a fence\n%% CANARY-COMMENT-FENCE %%\n```\n"
+    ))
+    leaked = {c_: where(output, c_) for c_ in ("CANARY-COMMENT-ESCAPED", "CANARY-COMMENT-FENCE") if where(output, c_)}
+    assert not leaked, leaked
+
+
+def test_B1_link_definition_inside_private_callout_stays_private(make_vault, tmp_path):
+    """B1 (callouts): a link reference definition written inside a [!private] callout is removed with
+    it: its URL does not reach the client's site through a [ref] used in the shared text."""
+    output = one_client_site(make_vault, tmp_path, (
+        "See [ref] and [other][ref].\n\n"
+        "> [!private]\n>\n> [ref]: https://example.com/CANARY-PRIVATE-LINKREF\n"
+    ))
+    assert not where(output, "CANARY-PRIVATE-LINKREF"), where(output, "CANARY-PRIVATE-LINKREF")
+
+
+def test_G4_allow_html_still_loads_nothing_from_outside(make_vault, tmp_path):
+    """Guarantee 4 and 'links with javascript: URLs are not links' hold with allow_html = true too:
+    raw HTML may not load a tracker, a remote script, or another client's files."""
+    output = one_client_site(make_vault, tmp_path, (
+        '<img src="https://tracker.example/pixel.png">\n\n'
+        '<script src="https://cdn.example/x.js"></script>\n\n'
+        '<p><a href="javascript:alert(1)">x</a> <img src="../../../bob/assets/style.css"></p>\n'
+    ), toml='allow_html = true\n')
+    page = output["clients/ada/sessions/2026-02-01/index.html"]
+    failures = []
+    for tag, url, attrs in links(page):
+        cleaned = re.sub(r"[\x00-\x20]", "", url).lower()
+        if cleaned.startswith(("javascript:", "vbscript:", "data:")):
+            failures.append(f"<{tag} {url}>")
+        if tag != "a" and (re.match(r"[a-z][a-z0-9+.-]*:", cleaned) or cleaned.startswith("//")):
+            failures.append(f"<{tag} {url}> loads from another origin")
+        if tag != "a" and not re.match(r"[a-z][a-z0-9+.-]*:", cleaned) and not url.startswith("#"):
+            target = resolve("clients/ada/sessions/2026-02-01/index.html", url)
+            if not target.startswith("clients/ada/"):
+                failures.append(f"<{tag} {url}> loads from outside clients/ada/")
+    assert not failures, failures
+
+
+def test_private_flag_without_value_fails_closed(make_vault, tmp_path):
+    """'private must be a real true or false': an empty `private:` is not `false`; the note is kept
+    off every site (with an error) rather than published."""
+    vault = make_vault({
+        "clients/ada/client.md": "---\nname: Ada\n---\n",
+        "clients/ada/sessions/2026-02-01.md": "---\nprivate:\n---\nCANARY-EMPTY-PRIVATE\n",
+        "clients/ada/sessions/2026-02-02.md": "---\nprivate: yes\n---\nCANARY-YES-PRIVATE\n",
+    })
+    out = tmp_path / "out"
+    result = run(vault, out)
+    output = all_output(out)
+    assert not where(output, "CANARY-YES-PRIVATE")
+    assert "clients/ada/sessions/2026-02-02.md" in {p.path for p in result.errors}
+    assert not where(output, "CANARY-EMPTY-PRIVATE"), where(output, "CANARY-EMPTY-PRIVATE")
+    assert "clients/ada/sessions/2026-02-01.md" in {p.path for p in result.errors}
