@@ -77,3 +77,26 @@ def check(vault: Path, today: dt.date | None) -> None:
     errors, warnings = len(result.errors), len(result.problems) - len(result.errors)
     click.echo(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}", err=True)
     sys.exit(1 if errors else 0)
+
+
+@main.command()
+@click.argument("client")
+@click.option("--vault", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".", help="The vault (default: here).")
+@click.option("--save", is_flag=True, help="Also write it to .coachgen/secrets.toml, if that client has no password there yet.")
+def password(client: str, vault: Path, save: bool) -> None:
+    """Make a strong password for CLIENT's site (a slug, or `coach` for the overview)."""
+    from . import passwords
+
+    secret = passwords.generate()
+    site = passwords.COACH if client == "coach" else client
+    if save:
+        try:
+            passwords.save(vault, site, secret)
+        except passwords.AlreadySet as exc:
+            raise click.ClickException(str(exc)) from None
+        who = "Keep it safe" if site == passwords.COACH else f"Send it to {client} by another channel than the link"
+        click.echo(f"Saved in {passwords.SECRETS}. {who}.", err=True)
+    else:
+        click.echo(f"Put it in {passwords.SECRETS} ([passwords] {client} = \"...\") or in ${passwords.env_name(site)}, "
+                   "or run again with --save.", err=True)
+    click.echo(secret)

@@ -107,3 +107,30 @@ def locks(vault: Path, passwords: dict[str, str]) -> dict[str, crypto.Lock]:
         futures = {site: pool.submit(crypto.Lock.derive, site, secret, crypto.unb64(salts[site]))
                    for site, secret in sorted(passwords.items())}
         return {site: future.result() for site, future in futures.items()}
+
+
+class AlreadySet(Exception):
+    """A site already has a password in the secrets file: it is never overwritten."""
+
+
+def generate() -> str:
+    return crypto.generate_password()
+
+
+def save(vault: Path, site: str, secret: str) -> None:
+    """Add a password to `.coachgen/secrets.toml`; an existing one is never replaced."""
+    path = vault / SECRETS
+    existing = Passwords(vault)
+    if site in existing.file:
+        raise AlreadySet(f"{SECRETS} already has a password for {'the coach' if site == COACH else site}; edit it by hand to change it")
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if site == COACH:
+        addition = f'\n[coach]\npassword = "{secret}"\n'
+    elif re.search(r"^\[passwords\]\s*$", text, re.MULTILINE):
+        text = re.sub(r"^\[passwords\]\s*$", lambda m: m.group(0) + f'\n{json.dumps(site)} = "{secret}"', text, count=1, flags=re.MULTILINE)
+        addition = ""
+    else:
+        addition = f'\n[passwords]\n{json.dumps(site)} = "{secret}"\n'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + addition, encoding="utf-8")
+    os.chmod(path, 0o600)

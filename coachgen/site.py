@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import filecmp
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,12 +11,9 @@ from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
 from . import passwords as passwords_mod
-from . import privacy, render, vault
+from . import output, privacy, render, vault
 from .parse import Note, parse_note
-from .problems import Problem, error, warning
-
-OUTPUT_ROOTS = ("clients", "coach")
-
+from .problems import Problem, error
 
 @dataclass
 class Result:
@@ -99,82 +92,18 @@ def parse_all(config: config_mod.Config, listing: vault.Listing) -> dict[str, No
 
 
 def _write(plan, env, vault_dir: Path, out_dir: Path, result: Result, progress, locks) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shared: dict[str, Path] = {}
-    for i, page in enumerate(plan):
-        target = out_dir / page.path
-        if not page.sealed and (page.asset is not None or page.copy_from is not None):
-            source = render.asset_path(page.asset) if page.asset else vault_dir / page.copy_from
-            if _copy(source, target, shared.get(page.asset or "")):
+    """Render what changed into staging, then move it into place and prune (see output.py)."""
+    with output.build_lock(vault_dir), output.Output(vault_dir, out_dir) as out:
+        for i, page in enumerate(plan):
+            if not page.sealed and (page.asset is not None or page.copy_from is not None):
+                source = render.asset_path(page.asset) if page.asset else vault_dir / page.copy_from
+                st = source.stat()
+                changed = out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}", shared=page.asset is not None)
+            else:
+                lock = locks.get(page.client.slug if page.client else passwords_mod.COACH)
+                changed = out.put(page.path, render.render(page, env, vault_dir, lock))
+            if changed:
                 result.written.append(page.path)
-            if page.asset:
-                shared.setdefault(page.asset, target)
-        elif _write_bytes(target, render.render(page, env, vault_dir, locks.get(page.client.slug if page.client else passwords_mod.COACH))):
-            result.written.append(page.path)
-        if progress:
-            progress(i + 1, len(plan))
-    result.removed = _prune(out_dir, {p.path for p in plan})
-
-
-def _write_bytes(target: Path, data: bytes) -> bool:
-    """Write atomically, and only when the bytes differ: an unchanged page is not touched."""
-    try:
-        if target.stat().st_size == len(data) and target.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
-def _copy(source: Path, target: Path, link_to: Path | None) -> bool:
-    """Copy a file, or hard-link it to an identical copy already written in this build, so
-    that a practice of many clients stores one plotly.min.js while each folder stays whole."""
-    if target.exists():
-        if link_to is not None and target.samefile(link_to):
-            return False
-        if link_to is None and filecmp.cmp(source, target, shallow=False):
-            return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(".tmp-" + target.name)
-    tmp.unlink(missing_ok=True)
-    try:
-        if link_to is not None:
-            os.link(link_to, tmp)
-        else:
-            raise OSError
-    except OSError:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
-    return True
-
-
-def _prune(out_dir: Path, planned: set[str]) -> list[str]:
-    """Remove every file under the output's client and coach folders that the plan no longer holds."""
-    removed = []
-    for root_name in OUTPUT_ROOTS:
-        root = out_dir / root_name
-        if not root.is_dir():
-            continue
-        for folder, dirs, files in os.walk(root, topdown=False):
-            for name in files:
-                path = Path(folder) / name
-                rel = path.relative_to(out_dir).as_posix()
-                if rel not in planned:
-                    path.unlink()
-                    removed.append(rel)
-            for name in dirs:
-                sub = Path(folder) / name
-                if not any(sub.iterdir()):
-                    sub.rmdir()
-    return sorted(removed)
+            if progress:
+                progress(i + 1, len(plan))
+        result.removed = out.commit({p.path for p in plan})

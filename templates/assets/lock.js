@@ -75,13 +75,19 @@
       if (message) { error.textContent = message; error.hidden = false; }
       document.getElementById("password").focus();
     };
-    var reveal = function (master) {
-      return open(master, envelope, logicalPath(location.href)).then(function (plain) {
-        var html = new TextDecoder().decode(plain);
+    var write = function (plain) {
+      var html = new TextDecoder().decode(plain);
+      var replace = function () {
         document.open();
         document.write(html);
         document.close();
-      });
+      };
+      // replacing a document that is still loading would cancel its load event
+      if (document.readyState === "complete") replace();
+      else window.addEventListener("load", function () { setTimeout(replace, 0); });
+    };
+    var reveal = function (master) {
+      return open(master, envelope, logicalPath(location.href)).then(write);
     };
     if (!subtle || !header) {
       show(!subtle ? "This browser cannot open private pages here (it needs a secure https:// or local address)." : "This page is damaged.");
@@ -103,10 +109,11 @@
       error.hidden = true;
       var password = document.getElementById("password").value;
       deriveMaster(password, header).then(function (master) {
-        return reveal(master).then(function () {
+        return open(master, envelope, logicalPath(location.href)).then(function (plain) {
+          // kept only once the page opened with it: a wrong password is never stored
           var store = document.getElementById("remember").checked ? localStorage : sessionStorage;
-          // stored after the page opened: a wrong password is never kept
           store.setItem(storageKey(header.client), toB64(master));
+          write(plain);
         });
       }).catch(function () {
         button.disabled = false;

@@ -1,0 +1,141 @@
+"""The output folder: staged writes moved into place at the end, a manifest of what was
+written, pruning of what is no longer planned, and a lock against two builds at once.
+
+A build renders every changed file into a staging folder first. Only when all of them
+are ready are they moved into place, one atomic rename each, so a build that fails or
+is killed half-way leaves the previous site as it was (its staging folder is removed by
+the next build). The manifest (under `.coachgen/`, never in the output) remembers each
+file's digest, so an unchanged file is neither rewritten nor read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .config import STATE_DIR
+
+STAGING = ".coachgen-staging"
+ROOTS = ("clients", "coach")
+
+
+class Busy(RuntimeError):
+    """Another coachgen build is writing this vault's output."""
+
+
+@contextlib.contextmanager
+def build_lock(vault: Path):
+    path = vault / STATE_DIR / "build.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy("another coachgen build is running on this vault; try again when it ends") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class Output:
+    def __init__(self, vault: Path, out_dir: Path):
+        self.out = out_dir
+        self.staging = out_dir / STAGING
+        key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
+        self.manifest_path = vault / STATE_DIR / "outputs" / f"{key}.json"
+        try:
+            self.known: dict[str, list] = json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            self.known = {}
+        self.manifest: dict[str, list] = {}
+        self.staged: list[tuple[Path, str]] = []
+        self.shared: dict[str, list[str]] = {}
+
+    def __enter__(self) -> "Output":
+        shutil.rmtree(self.staging, ignore_errors=True)  # what a killed build left behind
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _current(self, rel: str, digest: str) -> bool:
+        """The file on disk is the one the manifest says we wrote, with these contents."""
+        self.manifest[rel] = [digest]
+        if self.known.get(rel) != [digest]:
+            return False
+        return (self.out / rel).exists()
+
+    def put(self, rel: str, data: bytes) -> bool:
+        """Stage `data` for `rel` unless the file already holds it. True if it will be written."""
+        if self._current(rel, hashlib.sha256(data).hexdigest()):
+            return False
+        staged = self.staging / rel
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged.write_bytes(data)
+        self.staged.append((staged, rel))
+        return True
+
+    def copy(self, rel: str, source: Path, stamp: str, shared: bool = False) -> bool:
+        """Stage a copy of `source` (identified by `stamp`). Shared files with one stamp end
+        up as hard links to one file, so that many clients store one plotly.min.js while
+        each client's folder stays complete on its own."""
+        if shared:
+            self.shared.setdefault(stamp, []).append(rel)
+        if self._current(rel, stamp):
+            return False
+        staged = self.staging / rel
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, staged)
+        self.staged.append((staged, rel))
+        return True
+
+    def commit(self, planned: set[str]) -> list[str]:
+        """Move every staged file into place, share the copies, prune, save the manifest."""
+        for staged, rel in self.staged:
+            target = self.out / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(staged, 0o644)
+            os.replace(staged, target)
+        for first, *others in self.shared.values():
+            for rel in others:
+                target = self.out / rel
+                if not target.samefile(self.out / first):
+                    tmp = target.with_name(".tmp-" + target.name)
+                    tmp.unlink(missing_ok=True)
+                    try:
+                        os.link(self.out / first, tmp)
+                    except OSError:  # a file system without hard links keeps its copy
+                        continue
+                    os.replace(tmp, target)
+        removed = self.prune(planned)
+        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.manifest, sort_keys=True))
+        os.replace(tmp, self.manifest_path)
+        return removed
+
+    def prune(self, planned: set[str]) -> list[str]:
+        """Remove every file under the client and coach folders that the plan no longer holds."""
+        removed = []
+        for root_name in ROOTS:
+            root = self.out / root_name
+            if not root.is_dir():
+                continue
+            for folder, dirs, files in os.walk(root, topdown=False):
+                for name in files:
+                    path = Path(folder) / name
+                    rel = path.relative_to(self.out).as_posix()
+                    if rel not in planned:
+                        path.unlink()
+                        removed.append(rel)
+                for name in dirs:
+                    sub = Path(folder) / name
+                    if not any(sub.iterdir()):
+                        sub.rmdir()
+        return sorted(removed)
