@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from . import __version__, site
+from . import __version__, output, site
 from .problems import Problem
 
 stderr = Console(stderr=True, highlight=False)
@@ -42,6 +42,15 @@ VAULT = click.argument("vault", default=".", type=click.Path(exists=True, file_o
 TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD", help="Build as of this date (default: today in the vault's timezone).")
 
 
+def _build(vault: Path, out: Path | None, today: dt.date | None) -> site.Result:
+    """A build with a progress bar on a terminal, quiet in a pipe."""
+    if not stderr.is_terminal:
+        return site.build(vault, out=out, today=today)
+    with Progress(TextColumn("Building"), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True) as bar:
+        task = bar.add_task("pages", total=None)
+        return site.build(vault, out=out, today=today, progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
 @main.command()
 @VAULT
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
@@ -49,12 +58,14 @@ TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD", help="Buil
 def build(vault: Path, out: Path | None, today: dt.date | None) -> None:
     """Build every client's site."""
     started = time.perf_counter()
-    if stderr.is_terminal:
-        with Progress(TextColumn("Building"), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True) as bar:
-            task = bar.add_task("pages", total=None)
-            result = site.build(vault, out=out, today=today, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    else:
-        result = site.build(vault, out=out, today=today)
+    try:
+        result = _build(vault, out, today)
+    except output.Busy as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        click.echo(f"coachgen: error: cannot write the output: {exc.strerror or exc}"
+                   f"{f' ({exc.filename})' if exc.filename else ''}; the previous site is unchanged", err=True)
+        sys.exit(2)
     report(result.problems)
     if result.model is not None:
         clients = len(result.model.clients)

@@ -18,6 +18,8 @@ from .problems import Problem, error, warning
 from .slug import slugify
 
 CLIENTS_DIR = "clients"
+MAX_SLUG = 80
+"""A session id's title part is cut here: file names must stay well under 255 bytes."""
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def _session_ids(notes: list[Note], dated: bool = False) -> dict[str, str]:
     taken: set[str] = set()
     for note in sorted(notes, key=lambda n: n.path):
         day = note.date.isoformat()
-        title_slug = slugify(note.title) if note.title != day and not dated else ""
+        title_slug = slugify(note.title)[:MAX_SLUG].rstrip("-") if note.title != day and not dated else ""
         base = f"{day}-{title_slug}" if title_slug else day
         candidate, n = base, 1
         while candidate in taken:
