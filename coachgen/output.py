@@ -81,12 +81,11 @@ class Output:
         self.staged.append((staged, rel))
         return True
 
-    def copy(self, rel: str, source: Path, stamp: str, shared: bool = False) -> bool:
-        """Stage a copy of `source` (identified by `stamp`). Shared files with one stamp end
+    def copy(self, rel: str, source: Path, stamp: str) -> bool:
+        """Stage a copy of a shipped asset (identified by `stamp`). Copies with one stamp end
         up as hard links to one file, so that many clients store one plotly.min.js while
         each client's folder stays complete on its own."""
-        if shared:
-            self.shared.setdefault(stamp, []).append(rel)
+        self.shared.setdefault(stamp, []).append(rel)
         if self._current(rel, stamp):
             return False
         staged = self.staging / rel

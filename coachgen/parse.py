@@ -99,7 +99,7 @@ CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "p
 SESSION_KEYS = {"date", "title", "duration", "private", "actions", "metrics", "insights", "future", "client"}
 KINDS = ("number", "count", "rating", "habit")
 _LEADING_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})[\s_.-]*")
-_HAS_CLIENT = re.compile(r"^client\s*:", re.MULTILINE)
+_HAS_CLIENT = re.compile(r"^client\s*:", re.MULTILINE | re.IGNORECASE)
 
 
 # ---------------------------------------------------------------- reading text
@@ -274,6 +274,9 @@ class _Reader:
     # ------------------------------------------------------------ session notes
 
     def session(self, fields: dict, body: str, body_line: int, allow_html: bool) -> Note:
+        for key, (key_node, _) in fields.items():
+            if key != "client" and key.lower() == "client":
+                self.warn(self.line(key_node), f"'{key}' is not 'client' (keys are lower-case), so it joins no client")
         client_ref = self.client_ref(fields)
         client_line = self.line(fields["client"][0]) if "client" in fields else 1
         private = self.private(fields)

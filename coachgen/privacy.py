@@ -68,6 +68,52 @@ def sanitize(html: str, rel: str) -> str:
                      link_rel="noopener noreferrer", filter_style_properties={"text-align"})
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
+
+
+def strip_metadata(data: bytes, name: str) -> bytes:
+    """Drop what a camera or editor hides in an image (EXIF with GPS, comments, XMP) before it
+    is published; the picture itself is kept byte for byte. Other files pass unchanged."""
+    ext = posixpath.splitext(name)[1].lower()
+    if ext == ".png" and data.startswith(_PNG_SIGNATURE):
+        return _strip_png(data)
+    if ext in (".jpg", ".jpeg") and data.startswith(b"\xff\xd8"):
+        return _strip_jpeg(data)
+    return data
+
+
+def _strip_png(data: bytes) -> bytes:
+    out, pos = [_PNG_SIGNATURE], len(_PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if kind not in _PNG_METADATA:
+            out.append(data[pos:end])
+        pos = end
+        if kind == b"IEND":
+            break  # nothing after the image's end is published
+    return b"".join(out)
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    """Keep JFIF (APP0), ICC colour (APP2) and Adobe (APP14) segments; drop EXIF/XMP (APP1),
+    other application segments and comments. The scan data after SOS is copied as it is."""
+    out, pos = [b"\xff\xd8"], 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: the rest is the image
+            out.append(data[pos:])
+            return b"".join(out)
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        segment = data[pos : pos + 2 + length]
+        if not (0xE1 <= marker <= 0xEF and marker not in (0xE2, 0xEE)) and marker != 0xFE:
+            out.append(segment)
+        pos += 2 + length
+    return b"".join(out) + data[pos:]
+
+
 def check_plan(pages) -> None:
     """Every page's sources belong to its client, and no two pages share an output path."""
     seen: set[str] = set()

@@ -10,6 +10,7 @@ import jinja2
 
 from .crypto import Lock
 from .pages import PLOTLY, Page
+from .privacy import strip_metadata
 
 
 def templates_dir() -> Path:
@@ -126,7 +127,7 @@ def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None =
     if page.data is not None:
         data = page.data
     elif page.copy_from is not None:
-        data = (vault / page.copy_from).read_bytes()
+        data = strip_metadata((vault / page.copy_from).read_bytes(), page.copy_from)
     elif page.asset is not None:
         data = asset_path(page.asset).read_bytes()
     else:

@@ -95,10 +95,10 @@ def _write(plan, env, vault_dir: Path, out_dir: Path, result: Result, progress, 
     """Render what changed into staging, then move it into place and prune (see output.py)."""
     with output.build_lock(vault_dir), output.Output(vault_dir, out_dir) as out:
         for i, page in enumerate(plan):
-            if not page.sealed and (page.asset is not None or page.copy_from is not None):
-                source = render.asset_path(page.asset) if page.asset else vault_dir / page.copy_from
+            if page.asset is not None and not page.sealed:
+                source = render.asset_path(page.asset)
                 st = source.stat()
-                changed = out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}", shared=page.asset is not None)
+                changed = out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}")
             else:
                 lock = locks.get(page.client.slug if page.client else passwords_mod.COACH)
                 changed = out.put(page.path, render.render(page, env, vault_dir, lock))

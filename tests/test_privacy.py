@@ -21,7 +21,8 @@ from conftest import TODAY, all_output
 
 
 def png(*canaries: str) -> bytes:
-    """A valid 1x1 PNG with the canaries appended after its IEND chunk."""
+    """A valid 1x1 PNG carrying the canaries in an ancillary chunk of its own (image data,
+    which publishing keeps; metadata chunks and bytes after IEND are dropped)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -30,9 +31,10 @@ def png(*canaries: str) -> bytes:
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
         + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"cnRy", "".join(canaries).encode())
         + chunk(b"IEND", b"")
     )
-    return raw + "".join(canaries).encode()
+    return raw
 
 
 def run(vault: Path, out: Path):
@@ -808,3 +810,92 @@ def test_private_flag_without_value_fails_closed(make_vault, tmp_path):
     assert "clients/ada/sessions/2026-02-02.md" in {p.path for p in result.errors}
     assert not where(output, "CANARY-EMPTY-PRIVATE"), where(output, "CANARY-EMPTY-PRIVATE")
     assert "clients/ada/sessions/2026-02-01.md" in {p.path for p in result.errors}
+
+
+def _jpeg_with_exif(canary: str) -> bytes:
+    """A minimal JPEG byte stream: SOI, APP0 JFIF, APP1 EXIF (with a GPS-like canary), a
+    comment, then a start of scan and EOI."""
+    def segment(marker: int, payload: bytes) -> bytes:
+        return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+    return (b"\xff\xd8" + segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+            + segment(0xE1, b"Exif\x00\x00GPS " + canary.encode()) + segment(0xFE, b"comment " + canary.encode())
+            + segment(0xDA, b"\x00\x01\x01\x00\x00\x3f\x00") + b"PIXELS-KEPT" + b"\xff\xd9")
+
+
+def test_B9_metadata_is_stripped_from_images_and_no_source_files_are_published(make_vault, tmp_path):
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    tagged_png = png("PNG-PIXELS-KEPT")[:-12] + chunk(b"tEXt", b"Author\x00CANARY-PNG-TEXT") + chunk(b"IEND", b"") + b"CANARY-TRAILER"
+    vault = make_vault({
+        "clients/ada/client.md": "---\nname: Ada\n---\n",
+        "clients/ada/s/2026-01-05.md": "![[photo.jpg]] ![[scan.png]]\n\n- [ ] x",
+        "clients/ada/photo.jpg": _jpeg_with_exif("CANARY-EXIF-GPS"),
+        "clients/ada/scan.png": tagged_png,
+        ".obsidian/workspace.json": "{}",
+    })
+    out = tmp_path / "out"
+    run(vault, out)
+    files = all_output(out)
+    blobs = b"".join(files.values())
+    assert b"PIXELS-KEPT" in blobs and b"PNG-PIXELS-KEPT" in blobs
+    for canary in (b"CANARY-EXIF-GPS", b"CANARY-PNG-TEXT", b"CANARY-TRAILER"):
+        assert canary not in blobs
+    assert not [p for p in files if p.endswith(".md") or "/." in "/" + p]
+    assert all(b'name="generator"' not in data for p, data in files.items() if p.endswith(".html"))
+
+
+def test_B2_hidden_comments_leave_page_and_source(make_vault, tmp_path):
+    vault = make_vault({
+        "clients/ada/client.md": "---\nname: Ada\n---\n",
+        "clients/ada/s/2026-01-05.md": (
+            "Visible %% CANARY-INLINE %% text.\n\n%%\nCANARY-BLOCK\n```\nCANARY-FENCE-IN-COMMENT\n```\n%%\n\n"
+            "<!-- CANARY-HTML -->\n\n`%% kept-inline-code %%`\n\n```\n%% kept-fenced %%\n```\n\n- [ ] x\n"
+        ),
+    })
+    run(vault, tmp_path / "out")
+    page = (tmp_path / "out/clients/ada/sessions/2026-01-05/index.html").read_text()
+    for canary in ("CANARY-INLINE", "CANARY-BLOCK", "CANARY-FENCE-IN-COMMENT", "CANARY-HTML"):
+        assert canary not in page
+    assert "%% kept-inline-code %%" in page and "%% kept-fenced %%" in page
+
+
+def test_B4_only_referenced_attachments_are_copied(make_vault, tmp_path):
+    vault = make_vault({
+        "clients/ada/client.md": "---\nname: Ada\n---\n",
+        "clients/ada/s/2026-01-05.md": "![[used.png]]\n\n- [ ] x",
+        "clients/ada/s/2026-01-06.md": "---\nprivate: true\n---\n![[private-only.png]]",
+        "clients/ada/used.png": png("CANARY-USED"),
+        "clients/ada/private-only.png": png("CANARY-PRIVATE-ONLY"),
+        "attachments/unreferenced.png": png("CANARY-UNREFERENCED"),
+        "clients/ada/.DS_Store": b"CANARY-DSSTORE",
+        "clients/ada/report.pdf": b"%PDF CANARY-PDF",
+    })
+    run(vault, tmp_path / "out")
+    files = all_output(tmp_path / "out")
+    blobs = b"".join(files.values())
+    assert b"CANARY-USED" in blobs
+    for canary in (b"CANARY-PRIVATE-ONLY", b"CANARY-UNREFERENCED", b"CANARY-DSSTORE", b"CANARY-PDF"):
+        assert canary not in blobs
+    assert [p for p in files if "/assets/files/" in p] == [p for p in files if p.startswith("clients/ada/assets/files/")]
+    assert len([p for p in files if "/assets/files/" in p]) == 1
+
+
+def test_B7_a_note_for_two_clients_is_refused(make_vault, tmp_path):
+    vault = make_vault({
+        "clients/alice/client.md": "---\nname: Alice\n---\n",
+        "clients/bob/client.md": "---\nname: Bob\n---\n",
+        "shared/2026-01-05 group.md": "---\nclient: [alice, bob]\n---\nCANARY-GROUP",
+    })
+    result = run(vault, tmp_path / "out")
+    assert "shared/2026-01-05 group.md:2: error: 'client' must be text" in map(str, result.problems)
+    assert not any(b"CANARY-GROUP" in data for data in all_output(tmp_path / "out").values())
+
+
+def test_B8_a_miscased_client_key_is_reported_and_the_note_goes_nowhere(make_vault, tmp_path):
+    vault = make_vault({
+        "clients/alice/client.md": "---\nname: Alice\n---\n",
+        "inbox/2026-01-05 call.md": "---\nClient: alice\n---\nCANARY-MISCASED",
+    })
+    result = run(vault, tmp_path / "out")
+    assert "inbox/2026-01-05 call.md:2: warning: 'Client' is not 'client' (keys are lower-case), so it joins no client" in map(str, result.problems)
+    assert not any(b"CANARY-MISCASED" in data for data in all_output(tmp_path / "out").values())
