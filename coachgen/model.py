@@ -176,11 +176,13 @@ def client_folder(path: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == CLIENTS_DIR else None
 
 
-def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], bool] = lambda slug: False) -> Model:
+def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], bool] = lambda slug: False,
+          memo: dict | None = None) -> Model:
     """Assemble the model from parsed notes (`client.md` and session notes by path).
 
     `dated_ids(slug)` says whether a client's session ids are the date alone (a site with a
-    password, whose paths must not carry titles)."""
+    password, whose paths must not carry titles). `memo`, kept by a watcher between builds,
+    reuses a client whose notes are the very same objects as last time."""
     problems: list[Problem] = []
     profiles = _profiles(notes, problems)
     by_ref = {}
@@ -212,10 +214,23 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
         if target in members and not note.private:
             members[target].append(note)
     clients = []
+    previous = dict(memo) if memo is not None else {}
+    if memo is not None:
+        memo.clear()
     for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
         if profile.private:
             continue
-        clients.append(_client(folder, profile, name, slug, members[folder], today, problems, dated_ids(slug)))
+        dated = dated_ids(slug)
+        key = (folder, name, slug, id(profile), tuple(id(n) for n in members[folder]), today, dated)
+        if key in previous:
+            client, found = previous[key]
+        else:
+            found = []
+            client = _client(folder, profile, name, slug, members[folder], today, found, dated)
+        if memo is not None:
+            memo[key] = (client, found)
+        problems += found
+        clients.append(client)
     return Model(today, tuple(clients), tuple(problems))
 
 

@@ -64,16 +64,25 @@ class Output:
     def __exit__(self, *exc) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
-    def _current(self, rel: str, digest: str) -> bool:
+    def fresh(self, rel: str, key: str | None) -> bool:
+        """The file was made from inputs with this key, and is still there: no need to render it."""
+        known = self.known.get(rel)
+        if key is None or not known or known[1:] != [key] or not (self.out / rel).exists():
+            return False
+        self.manifest[rel] = known
+        return True
+
+    def _current(self, rel: str, digest: str, key: str | None = None) -> bool:
         """The file on disk is the one the manifest says we wrote, with these contents."""
-        self.manifest[rel] = [digest]
-        if self.known.get(rel) != [digest]:
+        self.manifest[rel] = [digest, key] if key else [digest]
+        known = self.known.get(rel)
+        if not known or known[0] != digest:
             return False
         return (self.out / rel).exists()
 
-    def put(self, rel: str, data: bytes) -> bool:
+    def put(self, rel: str, data: bytes, key: str | None = None) -> bool:
         """Stage `data` for `rel` unless the file already holds it. True if it will be written."""
-        if self._current(rel, hashlib.sha256(data).hexdigest()):
+        if self._current(rel, hashlib.sha256(data).hexdigest(), key):
             return False
         staged = self.staging / rel
         staged.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import posixpath
 from dataclasses import dataclass, field, replace
+from typing import Callable
 from html import escape
 from urllib.parse import unquote
 
@@ -32,7 +33,8 @@ class Page:
     client: Client | None
     template: str | None = None
     context: dict | None = None
-    data: bytes | None = None
+    data: bytes | Callable[[], bytes] | None = None
+    """The bytes, or a function that makes them (called only when the page must be written)."""
     copy_from: str | None = None
     """A vault file copied as it is (an attachment)."""
     asset: str | None = None
@@ -41,6 +43,9 @@ class Page:
     """The notes whose content the page shows."""
     sealed: bool = False
     """Encrypted with its client's (or the coach's) password at render time."""
+    key: str | None = None
+    """A digest of everything the page is made from: while it is unchanged (and the file is
+    as we wrote it), the page is neither rendered nor written again."""
 
     @property
     def logical(self) -> str:
@@ -210,53 +215,67 @@ def _site(config: Config) -> dict:
     return {"title": config.title, "coach": config.coach}
 
 
+def digest(*parts: object) -> str:
+    """A stable digest of model objects: frozen dataclasses, dates, strings and numbers all
+    have a deterministic repr."""
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def client_pages(client: Client, model: Model, config: Config, files: set[str], locked: bool = False) -> list[Page]:
     root = f"clients/{client.slug}/"
     resolver = Resolver(client, files, locked, config.allow_html)
-    base = {"site": _site(config), "client": client, "today": model.today, "locked": locked,
-            "sessions_by_id": {s.id: s for s in client.sessions}}
+    base = {"site": _site(config), "client": client, "today": model.today, "locked": locked}
+    # what every page shares: the build's settings, and for pages that show the whole client, all of it
+    shared = (sorted(_site(config).items()), config.allow_html, config.nudge_after_days, model.today, locked)
+    whole = digest(shared, client.folder, client.name, client.slug, client.started, client.next_session, client.goals,
+                   client.actions, client.metrics, client.insights, client.future, client.engagement,
+                   [(s.id, s.date, s.title, s.duration, s.values, s.insights, s.future) for s in client.sessions])
+    overview = {**base, "sessions_by_id": {s.id: s for s in client.sessions}}
     charted = [m for m in client.metrics if m.points]
     pages = [
         Page(
             root + "index.html",
             client,
             "dashboard.html",
-            {**base, "rel": "", "nav": "dashboard", "title": "Dashboard",
+            {**overview, "rel": "", "nav": "dashboard", "title": "Dashboard",
              "charts": {f"spark-{i}": charts.figure(m, compact=True) for i, m in enumerate(client.metrics) if m.points},
              "next_session": _next_session(client, model.today),
              "nudge_after_days": config.nudge_after_days},
+            key=digest("dashboard", whole),
         ),
-        Page(root + "actions/index.html", client, "actions.html", {**base, "rel": "../", "nav": "actions", "title": "Actions"}),
+        Page(root + "actions/index.html", client, "actions.html",
+             {**overview, "rel": "../", "nav": "actions", "title": "Actions"}, key=digest("actions", whole)),
         Page(
             root + "metrics/index.html",
             client,
             "metrics.html",
-            {**base, "rel": "../", "nav": "metrics", "title": "Metrics",
+            {**overview, "rel": "../", "nav": "metrics", "title": "Metrics",
              "charts": {f"chart-{i}": charts.figure(m) for i, m in enumerate(client.metrics) if m.points}},
+            key=digest("metrics", whole),
         ),
     ]
     sessions = client.sessions
     actions = {a.key: a for a in client.actions}
     labels = {m.spec.key: m.spec for m in client.metrics}
     for i, session in enumerate(sessions):
-        pages.append(
-            Page(
-                root + session.url + "index.html",
-                client,
-                "session.html",
-                {**base, "rel": "../../", "nav": "sessions", "title": session.title, "session": session,
-                 "body": resolver.html(session, "../../"),
-                 "actions_set": [actions[k] for k in session.actions_set],
-                 "actions_touched": [actions[k] for k in session.actions_touched],
-                 "values": [(labels[k], day, v) for k, day, v in session.values],
-                 "previous": sessions[i - 1] if i > 0 else None,
-                 "next": sessions[i + 1] if i + 1 < len(sessions) else None},
-                notes=resolver.embedded_notes(session),
-            )
-        )
-    pages.append(Page(root + "data.json", client, data=data_json(client, model.today)))
+        context = {
+            **base, "rel": "../../", "nav": "sessions", "title": session.title, "session": session,
+            "body": resolver.html(session, "../../"),
+            "actions_set": [actions[k] for k in session.actions_set],
+            "actions_touched": [actions[k] for k in session.actions_touched],
+            "values": [(labels[k], day, v) for k, day, v in session.values],
+            "previous": sessions[i - 1] if i > 0 else None,
+            "next": sessions[i + 1] if i + 1 < len(sessions) else None,
+        }
+        neighbours = [(s.url, s.title) for s in (context["previous"], context["next"]) if s]
+        key = digest("session", shared, client.name, client.slug, replace(session, html=""), context["body"],
+                     context["actions_set"], context["actions_touched"], context["values"], neighbours)
+        pages.append(Page(root + session.url + "index.html", client, "session.html", context,
+                          notes=resolver.embedded_notes(session), key=key))
+    pages.append(Page(root + "data.json", client, data=lambda: data_json(client, model.today), key=digest("data", whole)))
     if not locked:  # a calendar app cannot decrypt: no calendar for a site with a password
-        pages.append(Page(root + "calendar.ics", client, data=calendar(client, model.today, config)))
+        pages.append(Page(root + "calendar.ics", client, data=lambda: calendar(client, model.today, config),
+                          key=digest("calendar", whole, config.base_url, config.timezone)))
     pages += [Page(root + "assets/files/" + name, client, copy_from=path) for name, path in sorted(resolver.used.items())]
     if locked:
         pages = [replace(p, path=p.path + (".enc" if p.copy_from else ""), sealed=True) for p in pages]
@@ -360,4 +379,8 @@ def coach_page(model: Model, config: Config, locked: bool = False) -> Page:
         {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": "Overview",
          "nudge_after_days": config.nudge_after_days, "locked": locked},
         sealed=locked,
+        key=digest("coach", sorted(_site(config).items()), config.nudge_after_days, model.today, locked,
+                   [(r["client"].slug, r["client"].name, r["client"].engagement, r["overdue"], r["open"], r["behind"],
+                     r["last_session"], r["next_session"], [(s.date, s.title) for s in r["empty_sessions"]],
+                     len(r["client"].sessions)) for r in rows]),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,25 @@ def templates_dir() -> Path:
         if (candidate / "base.html").is_file():
             return candidate
     raise FileNotFoundError("coachgen's templates are missing from the installation")
+
+
+@lru_cache(maxsize=1)
+def _builtin_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted(templates_dir().rglob("*")):
+        if path.is_file():
+            h.update(path.relative_to(templates_dir()).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def templates_digest(overrides: Path | None) -> str:
+    """What the pages' look depends on: the built-in templates and the vault's overrides."""
+    h = hashlib.sha256(_builtin_digest().encode())
+    if overrides is not None and overrides.is_dir():
+        for path in sorted(overrides.rglob("*")):
+            if path.is_file():
+                h.update(path.relative_to(overrides).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def plotly_js() -> Path:
@@ -125,7 +145,7 @@ def environment(overrides: Path | None) -> jinja2.Environment:
 def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None = None) -> bytes:
     """The bytes of one planned page; a sealed page is encrypted with `lock`."""
     if page.data is not None:
-        data = page.data
+        data = page.data() if callable(page.data) else page.data
     elif page.copy_from is not None:
         data = strip_metadata((vault / page.copy_from).read_bytes(), page.copy_from)
     elif page.asset is not None:

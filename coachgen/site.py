@@ -1,12 +1,24 @@
-"""build(): read, parse, model, plan, render, then write what changed and prune what is gone."""
+"""build(): read, parse, model, plan, render, then write what changed and prune what is gone.
+
+A Builder keeps what one build can lend the next: parsed notes by file stamp, each
+client's model while its notes are the same objects, and (in the output manifest) a key
+per page, so that a page whose inputs did not change is neither rendered nor written.
+`watch` keeps one Builder alive; `build` keeps its parse cache under `.coachgen/`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import pickle
+import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+from . import __version__
 from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
@@ -15,6 +27,12 @@ from . import output, privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error
 
+CACHE = f"{config_mod.STATE_DIR}/cache/notes.pickle"
+RECENT_NS = 2_000_000_000
+"""A file changed this recently may change again within the file system's time
+resolution with its size unchanged: its stamp alone is not trusted."""
+
+
 @dataclass
 class Result:
     problems: list[Problem]
@@ -22,10 +40,22 @@ class Result:
     planned: int = 0
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    """Vault files that changed since the previous build of the same Builder."""
+    seconds: float = 0.0
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.level == "error"]
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """coachgen's own code: caches and page keys made by other code are not reused."""
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def today_in(zone) -> dt.date:
@@ -41,69 +71,193 @@ def build(
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Build every client's site (or, with `write=False`, only report problems)."""
-    config, problems = config_mod.load(vault_dir, out)
-    out_dir = config.out_dir
-    if out_dir == config.vault or config.vault.is_relative_to(out_dir):
-        problems.append(error(config_mod.CONFIG_FILE, 1, "the output folder must not be the vault or contain it"))
-        return Result(sorted(problems))
-    listing = vault.scan(config.vault, out_dir)
-    notes = parse_all(config, listing)
-    for note in notes.values():
-        problems += note.problems
-    passwords = passwords_mod.Passwords(config.vault)
-    model = model_mod.build(notes, today or today_in(config.zone), dated_ids=lambda slug: passwords.get(slug) is not None)
-    problems += model.problems
-    problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
-    secrets = {site: passwords.get(site) for site in [c.slug for c in model.clients] + [passwords_mod.COACH]}
-    secrets = {site: secret for site, secret in secrets.items() if secret}
-    coach_locked = passwords_mod.COACH in secrets
-    plan = pages_mod.plan(model, config, set(listing.files), set(secrets) - {passwords_mod.COACH}, coach_locked)
-    privacy.check_plan(plan)
-    result = Result(sorted(set(problems)), model, len(plan))
-    if write:
-        locks = passwords_mod.locks(config.vault, secrets)
-        env = render.environment(config.vault / vault.OVERRIDES_DIR)
-        _write(plan, env, config.vault, out_dir, result, progress, locks)
-    return result
+    builder = Builder(vault_dir, out=out, today=today, disk_cache=write)
+    return builder.build(write=write, progress=progress)
 
 
-def parse_all(config: config_mod.Config, listing: vault.Listing) -> dict[str, Note]:
-    notes: dict[str, Note] = {}
-    for path in listing.notes:
-        folder = model_mod.client_folder(path)
-        try:
-            data = vault.read_bytes(config.vault, path)
-        except OSError as exc:
-            notes[path] = Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
-            continue
-        note = parse_note(
-            path,
-            data,
-            is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
-            in_client_folder=folder is not None,
-            allow_html=config.allow_html,
-        )
-        if note is not None:
-            notes[path] = note
-    return notes
+@dataclass
+class _Parsed:
+    stamp: vault.Stamp
+    sha: str
+    note: Note | None
 
 
-# ---------------------------------------------------------------- writing
+class Builder:
+    """One vault's builds, and what each may reuse from the one before."""
 
+    def __init__(self, vault_dir: Path, *, out: Path | None = None, today: dt.date | None = None,
+                 disk_cache: bool = False, keep_last_good: bool = False):
+        self.vault_dir = vault_dir.resolve()
+        self.out = out
+        self.today = today
+        self.disk_cache = disk_cache
+        self.keep_last_good = keep_last_good
+        """While watching, a note saved with an error keeps its last good version on the site."""
+        self.parsed: dict[str, _Parsed] = {}
+        self.last_good: dict[str, Note] = {}
+        self.memo: dict = {}
+        self.listing: vault.Listing | None = None
+        self.settings: tuple | None = None
+        if disk_cache:
+            self._load_cache()
 
-def _write(plan, env, vault_dir: Path, out_dir: Path, result: Result, progress, locks) -> None:
-    """Render what changed into staging, then move it into place and prune (see output.py)."""
-    with output.build_lock(vault_dir), output.Output(vault_dir, out_dir) as out:
-        for i, page in enumerate(plan):
-            if page.asset is not None and not page.sealed:
-                source = render.asset_path(page.asset)
-                st = source.stat()
-                changed = out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}")
+    # ------------------------------------------------------------ the build
+
+    def build(self, *, write: bool = True, changed: set[str] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Result:
+        """Build. `changed` (vault-relative paths) lets a watcher skip the full scan; a
+        path that is not a plain file, or None, means look at everything."""
+        started = time.perf_counter()
+        config, problems = config_mod.load(self.vault_dir, self.out)
+        out_dir = config.out_dir
+        if out_dir == config.vault or config.vault.is_relative_to(out_dir):
+            problems.append(error(config_mod.CONFIG_FILE, 1, "the output folder must not be the vault or contain it"))
+            return Result(sorted(problems))
+        settings = (config.allow_html,)
+        if settings != self.settings:  # notes parsed under other settings are parsed again
+            self.parsed, self.last_good, self.settings = {}, {}, settings
+        listing = self._scan(config, out_dir, changed)
+        notes, touched = self._parse(config, listing)
+        for note in notes.values():
+            problems += note.problems
+        if self.keep_last_good:
+            notes = self._with_last_good(notes)
+        passwords = passwords_mod.Passwords(config.vault)
+        today = self.today or today_in(config.zone)
+        model = model_mod.build(notes, today, dated_ids=lambda slug: passwords.get(slug) is not None, memo=self.memo)
+        problems += model.problems
+        problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
+        secrets = {site: passwords.get(site) for site in [c.slug for c in model.clients] + [passwords_mod.COACH]}
+        secrets = {site: secret for site, secret in secrets.items() if secret}
+        plan = pages_mod.plan(model, config, set(listing.files), set(secrets) - {passwords_mod.COACH},
+                              passwords_mod.COACH in secrets)
+        privacy.check_plan(plan)
+        result = Result(sorted(set(problems)), model, len(plan), changed=touched)
+        if write:
+            locks = passwords_mod.locks(config.vault, secrets)
+            env = render.environment(config.vault / vault.OVERRIDES_DIR)
+            self._write(plan, env, config, out_dir, listing, result, progress, locks)
+            if self.disk_cache and touched:
+                self._save_cache()
+        result.seconds = time.perf_counter() - started
+        return result
+
+    # ------------------------------------------------------------ reading and parsing
+
+    def _scan(self, config, out_dir: Path, changed: set[str] | None) -> vault.Listing:
+        if self.listing is None or changed is None:
+            self.listing = vault.scan(config.vault, out_dir)
+            return self.listing
+        files = dict(self.listing.files)
+        for rel in changed:
+            stamp = vault.stamp(config.vault, rel)
+            if stamp is None:
+                files.pop(rel, None)
             else:
+                files[rel] = stamp
+        self.listing = vault.Listing(dict(sorted(files.items())))
+        return self.listing
+
+    def _parse(self, config, listing: vault.Listing) -> tuple[dict[str, Note], list[str]]:
+        """Parse the notes whose stamp changed; reuse the rest."""
+        notes: dict[str, Note] = {}
+        touched = sorted(set(self.parsed) - set(listing.notes))
+        for path in set(self.parsed) - set(listing.notes):
+            del self.parsed[path]
+            self.last_good.pop(path, None)
+        now = time.time_ns()
+        for path in listing.notes:
+            stamp = listing.files[path]
+            cached = self.parsed.get(path)
+            if cached and cached.stamp == stamp and now - stamp.mtime_ns > RECENT_NS:
+                if cached.note is not None:
+                    notes[path] = cached.note
+                continue
+            try:
+                data = vault.read_bytes(config.vault, path)
+            except OSError as exc:
+                notes[path] = Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
+                touched.append(path)
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            if cached and cached.sha == sha:
+                cached.stamp = stamp
+                if cached.note is not None:
+                    notes[path] = cached.note
+                continue
+            folder = model_mod.client_folder(path)
+            note = parse_note(
+                path,
+                data,
+                is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
+                in_client_folder=folder is not None,
+                allow_html=config.allow_html,
+            )
+            self.parsed[path] = _Parsed(stamp, sha, note)
+            touched.append(path)
+            if note is not None:
+                notes[path] = note
+        return notes, sorted(touched)
+
+    def _with_last_good(self, notes: dict[str, Note]) -> dict[str, Note]:
+        kept = {}
+        for path, note in notes.items():
+            if note.ok:
+                self.last_good[path] = note
+                kept[path] = note
+            elif path in self.last_good:
+                kept[path] = self.last_good[path]
+            else:
+                kept[path] = note
+        return kept
+
+    def _load_cache(self) -> None:
+        try:
+            with open(self.vault_dir / CACHE, "rb") as fh:
+                version, settings, parsed = pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError):
+            return
+        if version == code_digest():
+            self.settings, self.parsed = settings, parsed
+
+    def _save_cache(self) -> None:
+        path = self.vault_dir / CACHE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump((code_digest(), self.settings, self.parsed), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------ writing
+
+    def _write(self, plan, env, config, out_dir: Path, listing, result: Result, progress, locks) -> None:
+        """Render what changed into staging, then move it into place and prune (see output.py)."""
+        templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR)
+        with output.build_lock(config.vault), output.Output(config.vault, out_dir) as out:
+            for i, page in enumerate(plan):
                 lock = locks.get(page.client.slug if page.client else passwords_mod.COACH)
-                changed = out.put(page.path, render.render(page, env, vault_dir, lock))
-            if changed:
-                result.written.append(page.path)
-            if progress:
-                progress(i + 1, len(plan))
-        result.removed = out.commit({p.path for p in plan})
+                if page.asset is not None and not page.sealed:
+                    source = render.asset_path(page.asset)
+                    st = source.stat()
+                    changed = out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}")
+                else:
+                    key = _key(page, templates, lock, listing)
+                    changed = not out.fresh(page.path, key) and out.put(
+                        page.path, render.render(page, env, config.vault, lock), key)
+                if changed:
+                    result.written.append(page.path)
+                if progress:
+                    progress(i + 1, len(plan))
+            result.removed = out.commit({p.path for p in plan})
+
+
+def _key(page: pages_mod.Page, templates: str, lock, listing: vault.Listing) -> str | None:
+    """The page's own key, with what every page depends on: coachgen, its templates, the lock."""
+    own = page.key
+    if page.copy_from is not None:
+        stamp = listing.files.get(page.copy_from)
+        own = pages_mod.digest("file", page.copy_from, stamp)
+    if own is None:
+        return None
+    sealed = hashlib.sha256(lock.master + lock.salt).hexdigest() if page.sealed and lock else ""
+    return pages_mod.digest(code_digest(), templates, sealed, page.path, own)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def scan(vault: Path, out_dir: Path) -> Listing:
 
     walk(str(vault), "")
     return Listing(dict(sorted(files.items())))
+
+
+def stamp(vault: Path, rel: str) -> Stamp | None:
+    """The stamp of one file, or None where it is gone, ignored, or not a plain file."""
+    if any(is_ignored_name(part) for part in rel.split("/")):
+        return None
+    try:
+        st = os.lstat(vault / rel)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return Stamp(st.st_mtime_ns, st.st_size)
 
 
 def read_bytes(vault: Path, rel: str) -> bytes:

@@ -154,11 +154,11 @@ def test_D6_a_full_disk_fails_the_build_and_keeps_the_old_site(make_vault, tmp_p
     (vault_dir / "clients/ada/s/2026-01-05 One.md").write_text("Changed.\n\n- [ ] a")
     real, calls = output.Output.put, []
 
-    def disk_full(self, rel, data):
+    def disk_full(self, rel, data, key=None):
         calls.append(rel)
         if len(calls) > 3:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, rel, data)
+        return real(self, rel, data, key)
 
     monkeypatch.setattr(output.Output, "put", disk_full)
     with pytest.raises(OSError):
