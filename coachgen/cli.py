@@ -80,6 +80,31 @@ def build(vault: Path, out: Path | None, today: dt.date | None) -> None:
 
 @main.command()
 @VAULT
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
+@click.option("--port", default=8000, show_default=True, help="Port of the preview server (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--poll", is_flag=True, help="Poll for changes (for vaults on network or synced folders).")
+@TODAY
+def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today: dt.date | None) -> None:
+    """Build, serve with live reload, and rebuild what each save touches."""
+    from . import watch as watch_mod
+
+    def first_build(builder: site.Builder) -> site.Result:
+        if not stderr.is_terminal:
+            return builder.build()
+        with Progress(TextColumn("Building"), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True) as bar:
+            task = bar.add_task("pages", total=None)
+            return builder.build(progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+    try:
+        watch_mod.serve_and_watch(vault, out=out, host=host, port=port, poll=poll, today=today,
+                                  echo=lambda line: click.echo(line, err=True), first_build=first_build)
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+
+
+@main.command()
+@VAULT
 @TODAY
 def check(vault: Path, today: dt.date | None) -> None:
     """Report problems and warnings; write nothing."""

@@ -1,0 +1,177 @@
+"""watchdog -> debounced batches -> Builder.build(); it never decides what to rebuild.
+
+Editors save in bursts (vim's swap files and `4913` probe, JetBrains' safe write, VS Code's
+truncate-then-write, `git checkout` touching hundreds of files): events are collected
+until the vault has been quiet for `quiet` seconds, or `max_wait` seconds have passed
+since the first, then handed to one build as hints. Events that arrive during a build go
+into the next one. A folder event, or a periodic reconcile, makes the build look at
+everything, so a missed event is caught up with.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from .config import STATE_DIR
+from .vault import is_ignored_name
+
+
+class Batches(FileSystemEventHandler):
+    """Collects the paths that changed; `take()` waits for a quiet moment and returns them."""
+
+    def __init__(self, vault: Path, out_dir: Path, quiet: float = 0.05, max_wait: float = 1.0):
+        self.vault = vault.resolve()
+        self.out_dir = out_dir.resolve()
+        self.quiet, self.max_wait = quiet, max_wait
+        self.pending: set[str] = set()
+        self.rescan = False
+        self.first = self.last = 0.0
+        self.cond = threading.Condition()
+
+    def relevant(self, path: str) -> str | None:
+        """The vault-relative path of a change worth a build, or None for noise."""
+        try:
+            full = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+            if full == self.out_dir or full.is_relative_to(self.out_dir):
+                return None
+            rel = full.relative_to(self.vault).as_posix()
+        except ValueError:
+            return None
+        if rel in ("", ".") or rel.split("/")[0] == STATE_DIR:
+            return None
+        if any(is_ignored_name(part) for part in rel.split("/")):
+            return None
+        return rel
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write") or (event.is_directory and event.event_type == "modified"):
+            return  # reading, and a folder's listing changing with a file in it, are no news
+        paths = [event.src_path] + ([event.dest_path] if getattr(event, "dest_path", "") else [])
+        found = [rel for rel in (self.relevant(p) for p in paths) if rel]
+        if not found:
+            return
+        with self.cond:
+            now = time.monotonic()
+            if not self.pending and not self.rescan:
+                self.first = now
+            self.last = now
+            if event.is_directory:
+                self.rescan = True  # a folder moved in or out: only a scan knows what is inside
+            else:
+                self.pending.update(found)
+            self.cond.notify_all()
+
+    def take(self, timeout: float | None = None) -> tuple[set[str], bool] | None:
+        """Wait for changes, then for quiet (or the maximum wait); None after `timeout` idle."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.pending or self.rescan, timeout=timeout):
+                return None
+            while True:
+                now = time.monotonic()
+                settle = min(self.last + self.quiet, self.first + self.max_wait)
+                if now >= settle:
+                    break
+                self.cond.wait(settle - now)
+            batch, rescan = self.pending, self.rescan
+            self.pending, self.rescan = set(), False
+            return batch, rescan
+
+
+def observe(vault: Path, batches: Batches, poll: bool, warn: Callable[[str], None]):
+    """Start a watchdog observer; fall back to polling where the system's watch limits are hit."""
+    observer = PollingObserver(timeout=1.0) if poll else Observer()
+    observer.schedule(batches, str(vault), recursive=True)
+    try:
+        observer.start()
+    except OSError as exc:
+        warn(f"coachgen: cannot watch the vault with system events ({exc.strerror or exc}); polling every second instead")
+        observer = PollingObserver(timeout=1.0)
+        observer.schedule(batches, str(vault), recursive=True)
+        observer.start()
+    return observer
+
+
+def run(builder, batches: Batches, on_build: Callable, stop: threading.Event, reconcile: float = 60.0) -> None:
+    """Build after each batch until `stop` is set; a bad build is reported, never fatal."""
+    while not stop.is_set():
+        taken = batches.take(timeout=reconcile)
+        if stop.is_set():
+            return
+        changed, rescan = taken if taken is not None else (set(), True)
+        try:
+            result = builder.build(changed=None if rescan else changed)
+        except Exception as exc:  # noqa: BLE001 - the watcher must outlive any one build
+            on_build(None, changed, exc)
+            continue
+        on_build(result, changed, None)
+
+
+def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll: bool, today,
+                    echo: Callable[[str], None], first_build: Callable, ready: Callable[[str], None] | None = None,
+                    stop: threading.Event | None = None) -> None:
+    """`coachgen watch`: build, serve with live reload, and rebuild after every save until stopped."""
+    from . import config as config_mod
+    from . import serve, site
+
+    config, _ = config_mod.load(vault, out)
+    builder = site.Builder(vault, out=out, today=today, disk_cache=True, keep_last_good=True)
+    preview = serve.Preview(config.out_dir)
+    preview.begin()
+    result = first_build(builder)
+    for problem in result.problems:
+        echo(str(problem))
+    echo(f"Built {len(result.model.clients) if result.model else 0} client sites in {result.seconds * 1000:.0f} ms")
+    preview.end(_errors(result), _sites(result))
+    server = serve.start(preview, host, port)
+    url = f"http://{server.server_address[0]}:{server.server_address[1]}/"
+    echo(f"Serving {config.out_dir} at {url} (Ctrl-C to stop)")
+    if ready:
+        ready(url)
+    batches = Batches(vault, config.out_dir)
+    observer = observe(vault, batches, poll, echo)
+    stop = stop or threading.Event()
+
+    class Announced:
+        """The builder, with the server told when a build starts and ends."""
+
+        def build(self, changed):
+            preview.begin()
+            try:
+                return builder.build(changed=changed)
+            except BaseException:
+                preview.end(preview.errors, preview.sites)
+                raise
+
+    def on_build(result, changed, exc) -> None:
+        if exc is not None:
+            echo(f"coachgen: error: the build failed ({type(exc).__name__}: {exc}); still watching")
+            return
+        preview.end(_errors(result), _sites(result))
+        what = next(iter(changed)) if len(changed) == 1 else f"{len(changed)} files" if changed else "the vault"
+        echo(f"{what} -> {len(result.written)} page{'s' if len(result.written) != 1 else ''} in {result.seconds * 1000:.0f} ms")
+        for problem in result.problems:
+            if problem.path in result.changed or problem.path in changed:
+                echo(str(problem))
+
+    try:
+        run(Announced(), batches, on_build, stop)
+    finally:
+        observer.stop()
+        server.shutdown()
+
+
+def _errors(result) -> list[str]:
+    return [str(p) for p in result.errors]
+
+
+def _sites(result) -> list[tuple[str, str]]:
+    if result.model is None:
+        return []
+    return [(f"/clients/{c.slug}/", c.name) for c in result.model.clients] + [("/coach/", "Coach's overview")]

@@ -1,0 +1,298 @@
+"""watch.py and the incremental Builder: real editors' save patterns on real files, with a
+real watchdog observer; and the property that incremental output equals a clean build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coachgen import site, watch
+from conftest import TODAY, all_output, write_files
+
+BASE = {
+    "clients/ada/client.md": "---\nname: Ada\nmetrics:\n  w: {label: Weight, unit: kg, target: 70, by: 2026-06-01, direction: down}\n---\n",
+    "clients/ada/s/2026-01-05 Start.md": "---\nmetrics:\n  w: 80\n---\nFirst. [[2026-01-12 Next]]\n\n- [ ] Call the bank 📅 2026-04-01\n",
+    "clients/ada/s/2026-01-12 Next.md": "---\nmetrics:\n  w: 79\n---\nSecond.\n\n- [ ] Book a trip\n",
+    "clients/bob/client.md": "---\nname: Bob\n---\n",
+    "clients/bob/2026-01-06 Hello.md": "Bob's first.\n\n- [ ] Bob's task\n",
+}
+
+
+def clean(vault: Path, tmp: Path) -> dict[str, bytes]:
+    out = tmp / f"clean-{time.monotonic_ns()}"
+    site.Builder(vault, out=out, today=TODAY).build()
+    files = all_output(out)
+    shutil.rmtree(out)
+    return files
+
+
+# ---------------------------------------------------------------- the property
+
+EDITS = st.lists(
+    st.sampled_from(["add", "front-matter", "tick", "rename", "move", "delete", "private", "template", "attachment", "body"]),
+    min_size=1, max_size=6,
+)
+
+
+def apply(edit: str, vault: Path, step: int) -> set[str]:
+    """Make one edit as a coach would; return the paths it touched."""
+    notes = sorted(p.relative_to(vault).as_posix() for p in vault.rglob("*.md")
+                   if p.name != "client.md" and ".coachgen" not in p.parts and "_site" not in p.parts and "templates" not in p.parts)
+    pick = notes[step % len(notes)] if notes else None
+    if edit == "add" or pick is None:
+        rel = f"clients/{'ada' if step % 2 else 'bob'}/s/2026-02-{step % 27 + 1:02d} Added {step}.md"
+        write_files(vault, {rel: f"---\nmetrics:\n  w: {70 + step}\n---\nAdded {step}.\n\n- [ ] Task {step}\n"})
+        return {rel}
+    path = vault / pick
+    text = path.read_text()
+    if edit == "front-matter":
+        path.write_text(text.replace("---\n", f"---\ntitle: Retitled {step}\n", 1) if text.startswith("---\n") else f"---\ntitle: Retitled {step}\n---\n{text}")
+    elif edit == "tick":
+        path.write_text(text.replace("- [ ]", "- [x]", 1) if "- [ ]" in text else text.replace("- [x]", "- [ ]", 1))
+    elif edit == "body":
+        path.write_text(text + f"\nMore words {step}.\n")
+    elif edit == "private":
+        path.write_text(f"---\nprivate: true\n---\n{text.split('---', 2)[-1] if text.startswith('---') else text}")
+    elif edit == "delete":
+        path.unlink()
+    elif edit in ("rename", "move"):
+        folder = "clients/bob/" if edit == "move" and pick.startswith("clients/ada") else "clients/ada/s/" if edit == "move" else str(Path(pick).parent) + "/"
+        new = f"{folder}2026-03-{step % 27 + 1:02d} Moved {step}.md"
+        (vault / new).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, vault / new)
+        return {pick, new}
+    elif edit == "template":
+        write_files(vault, {"templates/_macros.html": "", "templates/session.html":
+                            '{% extends "base.html" %}{% block main %}<article>Custom ' + str(step) + " {{ body|safe }}</article>{% endblock %}\n"})
+        return {"templates/session.html"}
+    elif edit == "attachment":
+        write_files(vault, {"clients/ada/pic.png": b"\x89PNG\r\n\x1a\n" + bytes([step % 256]) * 10})
+        target = vault / notes[0]
+        target.write_text(target.read_text() + "\n![[pic.png]]\n")
+        return {"clients/ada/pic.png", notes[0]}
+    return {pick}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=EDITS, hints=st.booleans())
+def test_incremental_output_equals_a_clean_build(tmp_path_factory, edits, hints):
+    tmp = tmp_path_factory.mktemp("prop")
+    vault = write_files(tmp / "vault", BASE)
+    out = tmp / "out"
+    builder = site.Builder(vault, out=out, today=TODAY)
+    builder.build()
+    for step, edit in enumerate(edits):
+        touched = apply(edit, vault, step)
+        builder.build(changed=touched if hints else None)
+        assert all_output(out) == clean(vault, tmp), f"after {edits[:step + 1]}"
+    again = builder.build(changed=set() if hints else None)
+    assert again.written == [] and again.removed == []
+    # one client's edit writes nothing under another client's folder
+    bob = vault / "clients/bob/client.md"
+    bob.write_text(bob.read_text().replace("Bob", "Robert"))
+    written = builder.build(changed={"clients/bob/client.md"} if hints else None).written
+    assert written and all(not p.startswith("clients/ada/") for p in written)
+
+
+# ---------------------------------------------------------------- real editors, real events
+
+
+class Watching:
+    """A Builder driven by a real watchdog observer in a thread, as `coachgen watch` runs it."""
+
+    def __init__(self, vault: Path, out: Path, poll: bool = False):
+        self.vault, self.out = vault, out
+        self.builder = site.Builder(vault, out=out, today=TODAY, keep_last_good=True)
+        self.builder.build()
+        self.batches = watch.Batches(vault, out)
+        self.results, self.failures = [], []
+        self.observer = watch.observe(vault, self.batches, poll, self.failures.append)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=watch.run, args=(self.builder, self.batches, self.on_build, self.stop, 3600))
+        self.thread.start()
+
+    def on_build(self, result, changed, exc):
+        if exc is not None:
+            self.failures.append(exc)
+        else:
+            self.results.append((result, changed))
+
+    def settle(self, quiet: float = 0.6, timeout: float = 15.0) -> None:
+        """Wait until no event is pending and no build has ended for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        count, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with self.batches.cond:
+                busy = bool(self.batches.pending or self.batches.rescan)
+            if busy or len(self.results) != count:
+                count, since = len(self.results), time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the watcher did not settle")
+
+    def close(self) -> None:
+        self.stop.set()
+        with self.batches.cond:
+            self.batches.rescan = True
+            self.batches.cond.notify_all()
+        self.thread.join(10)
+        self.observer.stop()
+        self.observer.join(5)
+
+
+@pytest.fixture
+def watching(tmp_path):
+    vault = write_files(tmp_path / "vault", BASE)
+    w = Watching(vault, tmp_path / "out")
+    yield w
+    w.close()
+    assert w.failures == []
+
+
+def assert_like_clean(w: Watching, tmp_path: Path) -> None:
+    w.settle()
+    assert all_output(w.out) == clean(w.vault, tmp_path)
+
+
+NOTE = "clients/ada/s/2026-01-05 Start.md"
+
+
+def test_C1_vim_save(watching, tmp_path):
+    path = watching.vault / NOTE
+    new = path.read_text().replace("First.", "First, saved by vim.")
+    (watching.vault / "clients/ada/s/4913").write_text("")  # vim's probe for a writable folder
+    (watching.vault / "clients/ada/s/4913").unlink()
+    (watching.vault / "clients/ada/s/.2026-01-05 Start.md.swp").write_text("swap")
+    os.rename(path, str(path) + "~")  # backup by rename
+    path.write_text(new)
+    os.unlink(str(path) + "~")
+    (watching.vault / "clients/ada/s/.2026-01-05 Start.md.swp").unlink()
+    assert_like_clean(watching, tmp_path)
+    assert b"saved by vim" in (watching.out / "clients/ada/sessions/2026-01-05-start/index.html").read_bytes()
+    assert len(watching.results) <= 2
+
+
+def test_C2_jetbrains_safe_write_and_replace(watching, tmp_path):
+    path = watching.vault / NOTE
+    tmp = Path(str(path) + "___jb_tmp___")
+    tmp.write_text(path.read_text().replace("First.", "First, JetBrains."))
+    os.rename(path, str(path) + "___jb_old___")
+    os.rename(tmp, path)
+    os.unlink(str(path) + "___jb_old___")
+    assert_like_clean(watching, tmp_path)
+    other = watching.vault / "clients/ada/s/.tmp-save"
+    other.write_text((watching.vault / "clients/ada/s/2026-01-12 Next.md").read_text().replace("Second.", "Second, replaced."))
+    os.replace(other, watching.vault / "clients/ada/s/2026-01-12 Next.md")
+    assert_like_clean(watching, tmp_path)
+    assert b"Second, replaced." in (watching.out / "clients/ada/sessions/2026-01-12-next/index.html").read_bytes()
+    assert not [p for p in all_output(watching.out) if "jb_" in p or "tmp" in p]
+
+
+def test_C3_truncate_then_write_never_loses_the_page(watching, tmp_path):
+    path = watching.vault / NOTE
+    page = watching.out / "clients/ada/sessions/2026-01-05-start/index.html"
+    full = path.read_text().replace("First.", "First, from VS Code.")
+    with open(path, "w") as fh:  # truncated ...
+        fh.flush()
+        os.fsync(fh.fileno())
+        watching.settle(quiet=0.3)
+        assert page.is_file()  # ... and the page is still there while the file is empty
+        fh.write(full[: len(full) // 2])
+        fh.flush()
+        fh.write(full[len(full) // 2:])
+    assert_like_clean(watching, tmp_path)
+    assert b"from VS Code" in page.read_bytes()
+
+
+def test_C4_git_checkout_of_many_files_coalesces(watching, tmp_path):
+    for i in range(150):
+        (watching.vault / f"clients/bob/2026-02-{i % 28 + 1:02d} Bulk {i}.md").write_text(f"Bulk {i}\n\n- [ ] t{i}\n")
+    (watching.vault / ".obsidian").mkdir()
+    for i in range(20):
+        (watching.vault / ".obsidian/workspace.json").write_text(str(i))
+    assert_like_clean(watching, tmp_path)
+    assert len(watching.results) <= 8
+
+
+def test_C6_folders_moved_out_and_in(watching, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.move(str(watching.vault / "clients/bob"), str(outside / "bob"))
+    assert_like_clean(watching, tmp_path)
+    assert not (watching.out / "clients/bob").exists()
+    shutil.move(str(outside / "bob"), str(watching.vault / "clients/carol"))
+    assert_like_clean(watching, tmp_path)
+    (watching.vault / "clients/carol/2026/05").mkdir(parents=True)
+    (watching.vault / "clients/carol/2026/05/2026-05-01 Deep.md").write_text("Deep note.\n\n- [ ] deep")
+    assert_like_clean(watching, tmp_path)
+    assert (watching.out / "clients/carol/sessions/2026-05-01-deep/index.html").is_file()
+
+
+def test_C8_noise_builds_nothing(watching, tmp_path):
+    watching.settle()
+    before = len(watching.results)
+    git = watching.vault / ".git"
+    git.mkdir()
+    for i in range(10):
+        (git / "index.lock").write_text(str(i))
+        (git / "index.lock").unlink()
+    for name in ("x.swp", "x~", ".#x", "#x#", "4913", "note.tmp"):
+        (watching.vault / "clients/ada" / name).write_text("noise")
+    (watching.out / "stray.txt").write_text("output churn")
+    watching.settle()
+    assert len(watching.results) == before
+
+
+def test_broken_save_keeps_the_last_good_page_and_reports_it(watching, tmp_path):
+    path = watching.vault / NOTE
+    page = watching.out / "clients/ada/sessions/2026-01-05-start/index.html"
+    good = page.read_bytes()
+    text = path.read_text()
+    path.write_text("---\ntitle: [broken\n---\nBROKEN")
+    watching.settle()
+    result = watching.results[-1][0]
+    assert any(p.path == NOTE and p.level == "error" for p in result.problems)
+    assert page.read_bytes() == good
+    path.write_text(text.replace("First.", "First, fixed."))
+    watching.settle()
+    assert not watching.results[-1][0].errors
+    assert b"First, fixed." in page.read_bytes()
+
+
+def test_C5_an_edit_during_a_build_gets_one_more_build(watching, tmp_path):
+    real = watching.builder.build
+    gate = threading.Event()
+
+    def slow_build(**kw):
+        gate.set()
+        time.sleep(0.5)
+        return real(**kw)
+
+    watching.builder.build = slow_build
+    (watching.vault / NOTE).write_text("Edit one.\n\n- [ ] a")
+    gate.wait(5)
+    time.sleep(0.1)
+    (watching.vault / NOTE).write_text("Edit two, during the build.\n\n- [ ] a")
+    watching.settle(quiet=1.0)
+    watching.builder.build = real
+    assert b"Edit two" in (watching.out / "clients/ada/sessions/2026-01-05-start/index.html").read_bytes()
+
+
+def test_polling_observer_works_too(tmp_path):
+    vault = write_files(tmp_path / "vault", BASE)
+    w = Watching(vault, tmp_path / "out", poll=True)
+    try:
+        (vault / NOTE).write_text("Polled.\n\n- [ ] a")
+        time.sleep(1.5)
+        assert_like_clean(w, tmp_path)
+    finally:
+        w.close()
