@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -48,10 +48,11 @@ class Output:
         self.out = out_dir
         self.staging = out_dir / STAGING
         key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
-        self.manifest_path = vault / STATE_DIR / "outputs" / f"{key}.json"
+        self.manifest_path = vault / STATE_DIR / "outputs" / f"{key}.pickle"
         try:
-            self.known: dict[str, list] = json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
+            with open(self.manifest_path, "rb") as fh:
+                self.known: dict[str, list] = pickle.load(fh)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
             self.known = {}
         self.manifest: dict[str, list] = {}
         self.staged: list[tuple[Path, str]] = []
@@ -63,6 +64,14 @@ class Output:
 
     def __exit__(self, *exc) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+    def carry(self, rel: str) -> bool:
+        """Keep a file written by an earlier build as it is, trusting the manifest."""
+        known = self.known.get(rel)
+        if known is None:
+            return False
+        self.manifest[rel] = known
+        return True
 
     def fresh(self, rel: str, key: str | None) -> bool:
         """The file was made from inputs with this key, and is still there: no need to render it."""
@@ -103,8 +112,9 @@ class Output:
         self.staged.append((staged, rel))
         return True
 
-    def commit(self, planned: set[str]) -> list[str]:
-        """Move every staged file into place, share the copies, prune, save the manifest."""
+    def commit(self, planned: set[str], walk: bool = True) -> list[str]:
+        """Move every staged file into place, share the copies, prune, save the manifest.
+        Without `walk`, pruning removes only what the previous manifest lists."""
         for staged, rel in self.staged:
             target = self.out / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -121,11 +131,26 @@ class Output:
                     except OSError:  # a file system without hard links keeps its copy
                         continue
                     os.replace(tmp, target)
-        removed = self.prune(planned)
+        removed = self.prune(planned) if walk or not self.known else self.forget(planned)
         self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.manifest, sort_keys=True))
+        tmp.write_bytes(pickle.dumps(self.manifest, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, self.manifest_path)
+        return removed
+
+    def forget(self, planned: set[str]) -> list[str]:
+        """Remove the files an earlier build wrote that this plan no longer holds."""
+        removed = sorted(set(self.known) - planned)
+        for rel in removed:
+            path = self.out / rel
+            path.unlink(missing_ok=True)
+            for parent in path.parents:
+                if parent == self.out:
+                    break
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
         return removed
 
     def prune(self, planned: set[str]) -> list[str]:

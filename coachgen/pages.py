@@ -58,12 +58,34 @@ class Page:
 # ---------------------------------------------------------------- links, embeds, images
 
 
+@dataclass(frozen=True)
+class Files:
+    """The vault's files as links and embeds look them up: all of them, each client
+    folder's, and the shared `attachments/`, each sorted."""
+
+    all: frozenset[str]
+    by_folder: dict[str, tuple[str, ...]]
+    shared: tuple[str, ...]
+
+    @classmethod
+    def of(cls, paths) -> "Files":
+        by_folder: dict[str, list[str]] = {}
+        shared = []
+        for path in sorted(paths):
+            folder = client_folder(path)
+            if folder is not None:
+                by_folder.setdefault(folder, []).append(path)
+            elif path.startswith("attachments/"):
+                shared.append(path)
+        return cls(frozenset(paths), {k: tuple(v) for k, v in by_folder.items()}, tuple(shared))
+
+
 @dataclass
 class Resolver:
     """Turns a session's placeholders into HTML for one page, within its client's scope."""
 
     client: Client
-    files: set[str]
+    files: Files
     locked: bool = False
     """Images of an encrypted site are opened by lock.js: named in data-src, not src."""
     raw_html: bool = False
@@ -79,11 +101,8 @@ class Resolver:
             self.by_stem.setdefault(stem, s)
             self.by_title.setdefault(s.title.casefold(), s)
         by_name: dict[str, str] = {}
-        for path in sorted(self.files):
-            if may_use_file(self.client, path) and client_folder(path) == self.client.folder:
-                by_name.setdefault(posixpath.basename(path).casefold(), path)
-        for path in sorted(self.files):
-            if path.startswith("attachments/") and may_use_file(self.client, path):
+        for path in self.files.by_folder.get(self.client.folder, ()) + self.files.shared:
+            if may_use_file(self.client, path):
                 by_name.setdefault(posixpath.basename(path).casefold(), path)
         self.by_name = by_name
 
@@ -110,7 +129,7 @@ class Resolver:
         ]
         for candidate in candidates:
             path = posixpath.normpath(candidate)
-            if path in self.files and may_use_file(self.client, path):
+            if path in self.files.all and may_use_file(self.client, path):
                 return path
         if "/" not in target:
             return self.by_name.get(target.casefold())
@@ -201,14 +220,21 @@ class Resolver:
 # ---------------------------------------------------------------- the plan
 
 
-def plan(model: Model, config: Config, files: set[str], locked: set[str] = frozenset(), coach_locked: bool = False) -> list[Page]:
+def plan(model: Model, config: Config, files: Files, locked: set[str] = frozenset(), coach_locked: bool = False) -> list[Page]:
     """Every file of every site. `locked` names the clients whose sites are encrypted."""
     pages: list[Page] = []
+    dashboards = []
     for client in model.clients:
-        pages += client_pages(client, model, config, files, client.slug in locked)
-    pages.append(coach_page(model, config, coach_locked))
-    pages += [Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS + ((LOCK_JS,) if coach_locked else ())]
-    return pages
+        own = client_pages(client, model, config, files, client.slug in locked)
+        dashboards.append(own[0].key)
+        pages += own
+    return pages + coach_pages(model, config, coach_locked, dashboards)
+
+
+def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None]) -> list[Page]:
+    """The overview and its assets; `client_keys` (keys of the clients' pages) stand for their data."""
+    return [coach_page(model, config, locked, client_keys)] + [
+        Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
 
 
 def _site(config: Config) -> dict:
@@ -221,7 +247,7 @@ def digest(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def client_pages(client: Client, model: Model, config: Config, files: set[str], locked: bool = False) -> list[Page]:
+def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False) -> list[Page]:
     root = f"clients/{client.slug}/"
     resolver = Resolver(client, files, locked, config.allow_html)
     base = {"site": _site(config), "client": client, "today": model.today, "locked": locked}
@@ -357,7 +383,7 @@ def calendar(client: Client, today: dt.date, config: Config) -> bytes:
 # ---------------------------------------------------------------- the coach's overview
 
 
-def coach_page(model: Model, config: Config, locked: bool = False) -> Page:
+def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str | None]) -> Page:
     rows = []
     for client in model.clients:
         last = client.sessions[-1].date if client.sessions else None
@@ -379,8 +405,5 @@ def coach_page(model: Model, config: Config, locked: bool = False) -> Page:
         {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": "Overview",
          "nudge_after_days": config.nudge_after_days, "locked": locked},
         sealed=locked,
-        key=digest("coach", sorted(_site(config).items()), config.nudge_after_days, model.today, locked,
-                   [(r["client"].slug, r["client"].name, r["client"].engagement, r["overdue"], r["open"], r["behind"],
-                     r["last_session"], r["next_session"], [(s.date, s.title) for s in r["empty_sessions"]],
-                     len(r["client"].sessions)) for r in rows]),
+        key=digest("coach", sorted(_site(config).items()), config.nudge_after_days, model.today, locked, client_keys),
     )

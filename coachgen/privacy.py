@@ -28,11 +28,6 @@ def may_use_file(client: Client, path: str) -> bool:
     return owner is None or owner == client.folder
 
 
-def may_use_note(client: Client, path: str) -> bool:
-    """A note a client's page may show: one of that client's published sessions."""
-    return any(s.path == path for s in client.sessions)
-
-
 _TAGS = nh3.ALLOWED_TAGS | {"section", "input"}
 _ATTRIBUTES = {
     "*": {"class", "id", "role", "aria-label", "aria-hidden", "title", "lang", "dir"},
@@ -114,20 +109,23 @@ def _strip_jpeg(data: bytes) -> bytes:
     return b"".join(out) + data[pos:]
 
 
-def check_plan(pages) -> None:
-    """Every page's sources belong to its client, and no two pages share an output path."""
+def check_plan(pages, checked: set[int] = frozenset()) -> None:
+    """Every page's sources belong to its client, and no two pages share an output path.
+    `checked` holds the ids of pages that passed already (a watcher's unchanged clients)."""
     seen: set[str] = set()
+    notes_of: dict[int, set[str]] = {}
     for page in pages:
         if page.path in seen:
             raise PrivacyError(f"two pages planned on one path: {page.path}")
         seen.add(page.path)
-        if page.client is None:
+        if page.client is None or id(page) in checked:
             continue
+        own = notes_of.setdefault(id(page.client), {s.path for s in page.client.sessions})
         root = f"clients/{page.client.slug}/"
         if not page.path.startswith(root) or posixpath.normpath(page.path) != page.path:
             raise PrivacyError(f"a page of {page.client.slug} is planned outside its folder: {page.path}")
         for source in page.notes:
-            if not may_use_note(page.client, source):
+            if source not in own:
                 raise PrivacyError(f"{page.path} would show a note that is not {page.client.slug}'s")
         if page.copy_from and not may_use_file(page.client, page.copy_from):
             raise PrivacyError(f"{page.path} would copy a file that is not {page.client.slug}'s")

@@ -98,6 +98,12 @@ class Builder:
         self.memo: dict = {}
         self.listing: vault.Listing | None = None
         self.settings: tuple | None = None
+        self.files: pages_mod.Files | None = None
+        self.files_key: tuple | None = None
+        self.plans: dict[str, tuple] = {}
+        """Each client's last plan: (its model object, the settings it was planned under, pages)."""
+        self.save_cache = True
+        """Whether each build that parsed something saves the parse cache (a watcher saves it once)."""
         if disk_cache:
             self._load_cache()
 
@@ -129,18 +135,41 @@ class Builder:
         problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
         secrets = {site: passwords.get(site) for site in [c.slug for c in model.clients] + [passwords_mod.COACH]}
         secrets = {site: secret for site, secret in secrets.items() if secret}
-        plan = pages_mod.plan(model, config, set(listing.files), set(secrets) - {passwords_mod.COACH},
-                              passwords_mod.COACH in secrets)
-        privacy.check_plan(plan)
+        templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR)
+        plan, reused = self._plan(model, config, listing, secrets, templates)
+        privacy.check_plan(plan, checked={id(p) for p in reused})
         result = Result(sorted(set(problems)), model, len(plan), changed=touched)
         if write:
             locks = passwords_mod.locks(config.vault, secrets)
             env = render.environment(config.vault / vault.OVERRIDES_DIR)
-            self._write(plan, env, config, out_dir, listing, result, progress, locks)
-            if self.disk_cache and touched:
+            self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
+                        full=changed is None)
+            if self.disk_cache and touched and self.save_cache:
                 self._save_cache()
         result.seconds = time.perf_counter() - started
         return result
+
+    def _plan(self, model, config, listing, secrets, templates) -> tuple[list[pages_mod.Page], list[pages_mod.Page]]:
+        """Plan every client's pages; a client whose model object and settings are those of the
+        previous build keeps its plan (and its pages, their keys)."""
+        files_key = (tuple(listing.files), tuple((p, s) for p, s in listing.files.items() if not p.endswith(".md")))
+        if files_key != self.files_key:
+            self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
+        shared = (config, model.today, templates, self.files_key)
+        plan, reused, plans = [], [], {}
+        for client in model.clients:
+            settings = (shared, secrets.get(client.slug))
+            previous = self.plans.get(client.slug)
+            if previous and previous[0] is client and previous[1] == settings:
+                pages = previous[2]
+                reused += pages
+            else:
+                pages = pages_mod.client_pages(client, model, config, self.files, client.slug in secrets)
+            plans[client.slug] = (client, settings, pages)
+            plan += pages
+        self.plans = plans
+        dashboards = [pages[0].key for _, _, pages in plans.values()]
+        return plan + pages_mod.coach_pages(model, config, passwords_mod.COACH in secrets, dashboards), reused
 
     # ------------------------------------------------------------ reading and parsing
 
@@ -149,13 +178,15 @@ class Builder:
             self.listing = vault.scan(config.vault, out_dir)
             return self.listing
         files = dict(self.listing.files)
+        structure = False
         for rel in changed:
             stamp = vault.stamp(config.vault, rel)
             if stamp is None:
-                files.pop(rel, None)
+                structure |= files.pop(rel, None) is not None
             else:
+                structure |= rel not in files
                 files[rel] = stamp
-        self.listing = vault.Listing(dict(sorted(files.items())))
+        self.listing = vault.Listing(dict(sorted(files.items())) if structure else files)
         return self.listing
 
     def _parse(self, config, listing: vault.Listing) -> tuple[dict[str, Note], list[str]]:
@@ -220,6 +251,11 @@ class Builder:
         if version == code_digest():
             self.settings, self.parsed = settings, parsed
 
+    def save(self) -> None:
+        """Keep the parse cache under `.coachgen/` for the next run."""
+        if self.disk_cache:
+            self._save_cache()
+
     def _save_cache(self) -> None:
         path = self.vault_dir / CACHE
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,12 +266,16 @@ class Builder:
 
     # ------------------------------------------------------------ writing
 
-    def _write(self, plan, env, config, out_dir: Path, listing, result: Result, progress, locks) -> None:
-        """Render what changed into staging, then move it into place and prune (see output.py)."""
-        templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR)
+    def _write(self, plan, reused, env, config, out_dir: Path, listing, result: Result, progress, locks,
+               templates: str, full: bool) -> None:
+        """Render what changed into staging, then move it into place and prune (see output.py).
+        Pages of clients planned unchanged by this Builder are carried over unless `full`."""
+        carried = set() if full else {id(p) for p in reused}
         with output.build_lock(config.vault), output.Output(config.vault, out_dir) as out:
             for i, page in enumerate(plan):
                 lock = locks.get(page.client.slug if page.client else passwords_mod.COACH)
+                if id(page) in carried and out.carry(page.path):
+                    continue
                 if page.asset is not None and not page.sealed:
                     source = render.asset_path(page.asset)
                     st = source.stat()
@@ -248,7 +288,7 @@ class Builder:
                     result.written.append(page.path)
                 if progress:
                     progress(i + 1, len(plan))
-            result.removed = out.commit({p.path for p in plan})
+            result.removed = out.commit({p.path for p in plan}, walk=full)
 
 
 def _key(page: pages_mod.Page, templates: str, lock, listing: vault.Listing) -> str | None:

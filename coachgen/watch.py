@@ -125,6 +125,7 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
     preview = serve.Preview(config.out_dir)
     preview.begin()
     result = first_build(builder)
+    builder.save_cache = False  # saved when the watch ends, not after every save
     for problem in result.problems:
         echo(str(problem))
     echo(f"Built {len(result.model.clients) if result.model else 0} client sites in {result.seconds * 1000:.0f} ms")
@@ -165,6 +166,7 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
     finally:
         observer.stop()
         server.shutdown()
+        builder.save()
 
 
 def _errors(result) -> list[str]:

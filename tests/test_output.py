@@ -142,7 +142,7 @@ def test_D5_every_output_file_is_in_the_manifest(make_vault, tmp_path):
     vault_dir = make_vault(NOTES)
     out = tmp_path / "out"
     build(vault_dir, out)
-    manifest = json.loads(output.Output(vault_dir, out).manifest_path.read_text())
+    manifest = output.Output(vault_dir, out).known
     assert sorted(manifest) == sorted(all_output(out))
 
 
