@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import random
 import statistics
 import subprocess
@@ -45,6 +46,9 @@ def main() -> None:
     started = time.perf_counter()
     first = builder.build()
     print(f"first build: {len(first.written)} files written in {time.perf_counter() - started:.1f} s", flush=True)
+    builder.save_cache = False  # as `coachgen watch` does: the parse cache is saved when it ends
+    gc.collect()
+    gc.freeze()
 
     batches = watch.Batches(vault, out)
     observer = watch.observe(vault, batches, False, print)

@@ -238,8 +238,8 @@ def _profiles(notes: dict[str, Note], problems: list[Problem]) -> dict[str, tupl
     """Each usable `client.md` by folder, with its name and slug; the later of two on one slug loses."""
     found: dict[str, tuple[Note, str, str]] = {}
     slugs: dict[str, str] = {}
-    for path, note in sorted(notes.items()):
-        folder = client_folder(path)
+    for path in sorted(p for p in notes if p.endswith("/client.md")):
+        folder, note = client_folder(path), notes[path]
         if folder is None or path != f"{CLIENTS_DIR}/{folder}/client.md" or not note.ok:
             continue
         name = note.name or folder

@@ -6,6 +6,7 @@ import fnmatch
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 # Editor temporaries (vim, emacs, JetBrains, GNOME, generic) that are never notes.
@@ -25,7 +26,7 @@ class Listing:
 
     files: dict[str, Stamp]
 
-    @property
+    @cached_property
     def notes(self) -> list[str]:
         return sorted(p for p in self.files if p.endswith(".md") and not p.startswith(OVERRIDES_DIR + "/"))
 

@@ -10,6 +10,7 @@ everything, so a missed event is caught up with.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -126,6 +127,8 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
     preview.begin()
     result = first_build(builder)
     builder.save_cache = False  # saved when the watch ends, not after every save
+    gc.collect()
+    gc.freeze()  # the vault's parsed notes live for the whole watch: the collector need not rescan them
     for problem in result.problems:
         echo(str(problem))
     echo(f"Built {len(result.model.clients) if result.model else 0} client sites in {result.seconds * 1000:.0f} ms")
