@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import time
@@ -46,16 +47,32 @@ def _build(vault: Path, out: Path | None, today: dt.date | None) -> site.Result:
     """A build with a progress bar on a terminal, quiet in a pipe."""
     if not stderr.is_terminal:
         return site.build(vault, out=out, today=today)
-    with Progress(TextColumn("Building"), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True) as bar:
+    with progress_bar() as tick:
+        return site.build(vault, out=out, today=today, progress=tick)
+
+
+@contextlib.contextmanager
+def progress_bar():
+    """A progress bar on the terminal, redrawn by the build itself: no drawing thread, so
+    the build may still fork workers for both cores."""
+    with Progress(TextColumn("Rendering"), BarColumn(), MofNCompleteColumn(), console=stderr,
+                  transient=True, auto_refresh=False) as bar:
         task = bar.add_task("pages", total=None)
-        return site.build(vault, out=out, today=today, progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if done == total or done % 50 == 0:
+                bar.refresh()
+
+        yield tick
 
 
 @main.command()
 @VAULT
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
 @TODAY
-def build(vault: Path, out: Path | None, today: dt.date | None) -> None:
+@click.option("--timings", is_flag=True, help="Also print the seconds each stage took.")
+def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool) -> None:
     """Build every client's site."""
     started = time.perf_counter()
     try:
@@ -75,6 +92,8 @@ def build(vault: Path, out: Path | None, today: dt.date | None) -> None:
             f"{len(result.written)} written, {len(result.removed)} removed in {seconds:.2f} s",
             err=True,
         )
+        if timings:
+            click.echo("stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.stages.items()), err=True)
     sys.exit(1 if result.errors else 0)
 
 
@@ -92,9 +111,8 @@ def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today
     def first_build(builder: site.Builder) -> site.Result:
         if not stderr.is_terminal:
             return builder.build()
-        with Progress(TextColumn("Building"), BarColumn(), MofNCompleteColumn(), console=stderr, transient=True) as bar:
-            task = bar.add_task("pages", total=None)
-            return builder.build(progress=lambda done, total: bar.update(task, completed=done, total=total))
+        with progress_bar() as tick:
+            return builder.build(progress=tick)
 
     try:
         watch_mod.serve_and_watch(vault, out=out, host=host, port=port, poll=poll, today=today,

@@ -81,30 +81,37 @@ class Output:
         self.manifest[rel] = known
         return True
 
-    def _current(self, rel: str, digest: str, key: str | None = None) -> bool:
-        """The file on disk is the one the manifest says we wrote, with these contents."""
-        self.manifest[rel] = [digest, key] if key else [digest]
-        known = self.known.get(rel)
-        if not known or known[0] != digest:
-            return False
-        return (self.out / rel).exists()
-
     def put(self, rel: str, data: bytes, key: str | None = None) -> bool:
         """Stage `data` for `rel` unless the file already holds it. True if it will be written."""
-        if self._current(rel, hashlib.sha256(data).hexdigest(), key):
-            return False
+        return self.record(rel, *self.stage(rel, data), key)
+
+    def stage(self, rel: str, data: bytes) -> tuple[str, bool]:
+        """Write `data` to the staging folder unless the output already holds it; this only
+        touches files, so worker processes may call it. Returns (digest, staged)."""
+        digest = hashlib.sha256(data).hexdigest()
+        known = self.known.get(rel)
+        if known and known[0] == digest and (self.out / rel).exists():
+            return digest, False
         staged = self.staging / rel
         staged.parent.mkdir(parents=True, exist_ok=True)
         staged.write_bytes(data)
-        self.staged.append((staged, rel))
-        return True
+        return digest, True
+
+    def record(self, rel: str, digest: str, staged: bool, key: str | None = None) -> bool:
+        """Note in the manifest what `stage` did; the staged file moves into place at commit."""
+        self.manifest[rel] = [digest, key] if key else [digest]
+        if staged:
+            self.staged.append((self.staging / rel, rel))
+        return staged
 
     def copy(self, rel: str, source: Path, stamp: str) -> bool:
         """Stage a copy of a shipped asset (identified by `stamp`). Copies with one stamp end
         up as hard links to one file, so that many clients store one plotly.min.js while
         each client's folder stays complete on its own."""
         self.shared.setdefault(stamp, []).append(rel)
-        if self._current(rel, stamp):
+        self.manifest[rel] = [stamp]
+        known = self.known.get(rel)
+        if known and known[0] == stamp and (self.out / rel).exists():
             return False
         staged = self.staging / rel
         staged.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
 from . import passwords as passwords_mod
-from . import output, privacy, render, vault
+from . import output, parallel, privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error
 
@@ -44,6 +44,8 @@ class Result:
     changed: list[str] = field(default_factory=list)
     """Vault files that changed since the previous build of the same Builder."""
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each stage: scan, parse, model, plan, render, write (and cache)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -120,7 +122,15 @@ class Builder:
               progress: Callable[[int, int], None] | None = None) -> Result:
         """Build. `changed` (vault-relative paths) lets a watcher skip the full scan; a
         path that is not a plain file, or None, means look at everything."""
-        started = time.perf_counter()
+        started = lap = time.perf_counter()
+        stages: dict[str, float] = {}
+
+        def done(stage: str) -> None:
+            nonlocal lap
+            now = time.perf_counter()
+            stages[stage] = stages.get(stage, 0.0) + now - lap
+            lap = now
+
         config, problems = config_mod.load(self.vault_dir, self.out)
         out_dir = config.out_dir
         if out_dir == config.vault or config.vault.is_relative_to(out_dir):
@@ -130,7 +140,9 @@ class Builder:
         if settings != self.settings:  # notes parsed under other settings are parsed again
             self.parsed, self.last_good, self.settings = {}, {}, settings
         listing = self._scan(config, out_dir, changed)
+        done("scan")
         notes, touched = self._parse(config, listing)
+        done("parse")
         for note in notes.values():
             problems += note.problems
         if self.keep_last_good:
@@ -140,19 +152,24 @@ class Builder:
         model = model_mod.build(notes, today, dated_ids=lambda slug: passwords.get(slug) is not None, memo=self.memo)
         problems += model.problems
         problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
+        done("model")
         secrets = {site: passwords.get(site) for site in [c.slug for c in model.clients] + [passwords_mod.COACH]}
         secrets = {site: secret for site, secret in secrets.items() if secret}
         templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR)
         plan, reused = self._plan(model, config, listing, secrets, templates)
         privacy.check_plan(plan, checked={id(p) for p in reused})
-        result = Result(sorted(set(problems)), model, len(plan), changed=touched)
+        result = Result(sorted(set(problems)), model, len(plan), changed=touched, stages=stages)
+        done("plan")
         if write:
             locks = passwords_mod.locks(config.vault, secrets)
             env = render.environment(config.vault / vault.OVERRIDES_DIR)
             self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
                         full=changed is None)
+            done("write")
+            stages["write"] -= stages["render"]
             if self.disk_cache and touched and self.save_cache:
                 self._save_cache()
+                done("cache")
         result.seconds = time.perf_counter() - started
         return result
 
@@ -197,13 +214,14 @@ class Builder:
         return self.listing
 
     def _parse(self, config, listing: vault.Listing) -> tuple[dict[str, Note], list[str]]:
-        """Parse the notes whose stamp changed; reuse the rest."""
+        """Parse the notes whose stamp (or, for a recent file, content) changed; reuse the rest."""
         notes: dict[str, Note] = {}
         touched = sorted(set(self.parsed) - set(listing.notes))
-        for path in set(self.parsed) - set(listing.notes):
+        for path in touched:
             del self.parsed[path]
             self.last_good.pop(path, None)
         now = time.time_ns()
+        todo: list[tuple[str, bytes]] = []
         for path in listing.notes:
             stamp = listing.files[path]
             cached = self.parsed.get(path)
@@ -217,25 +235,18 @@ class Builder:
                 notes[path] = Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
                 touched.append(path)
                 continue
-            sha = hashlib.sha256(data).hexdigest()
-            if cached and cached.sha == sha:
+            if cached and cached.sha == hashlib.sha256(data).hexdigest():
                 cached.stamp = stamp
                 if cached.note is not None:
                     notes[path] = cached.note
                 continue
-            folder = model_mod.client_folder(path)
-            note = parse_note(
-                path,
-                data,
-                is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
-                in_client_folder=folder is not None,
-                allow_html=config.allow_html,
-            )
-            self.parsed[path] = _Parsed(stamp, sha, note)
+            todo.append((path, data))
+        for (path, data), note in zip(todo, parallel.map(_parse_one, todo, config.allow_html)):
+            self.parsed[path] = _Parsed(listing.files[path], hashlib.sha256(data).hexdigest(), note)
             touched.append(path)
             if note is not None:
                 notes[path] = note
-        return notes, sorted(touched)
+        return {p: notes[p] for p in listing.notes if p in notes}, sorted(touched)
 
     def _with_last_good(self, notes: dict[str, Note]) -> dict[str, Note]:
         kept = {}
@@ -279,23 +290,50 @@ class Builder:
         Pages of clients planned unchanged by this Builder are carried over unless `full`."""
         carried = set() if full else {id(p) for p in reused}
         with output.build_lock(config.vault), output.Output(config.vault, out_dir) as out:
+            todo: list[tuple[int, str | None]] = []
             for i, page in enumerate(plan):
-                lock = locks.get(page.client.slug if page.client else passwords_mod.COACH)
                 if id(page) in carried and out.carry(page.path):
                     continue
                 if page.asset is not None and not page.sealed:
                     source = render.asset_path(page.asset)
                     st = source.stat()
-                    changed = out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}")
-                else:
-                    key = _key(page, templates, lock, listing)
-                    changed = not out.fresh(page.path, key) and out.put(
-                        page.path, render.render(page, env, config.vault, lock), key)
-                if changed:
-                    result.written.append(page.path)
-                if progress:
-                    progress(i + 1, len(plan))
+                    if out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}"):
+                        result.written.append(page.path)
+                    continue
+                key = _key(page, templates, locks.get(_site_of(page)), listing)
+                if not out.fresh(page.path, key):
+                    todo.append((i, key))
+            tick = (lambda n: progress(n, len(todo))) if progress else None
+            rendering = time.perf_counter()
+            staged = parallel.map(_render_one, [i for i, _ in todo], (plan, env, config.vault, locks, out), tick)
+            result.stages["render"] = time.perf_counter() - rendering
+            for (i, key), (digest, wrote) in zip(todo, staged):
+                if out.record(plan[i].path, digest, wrote, key):
+                    result.written.append(plan[i].path)
             result.removed = out.commit({p.path for p in plan}, walk=full)
+
+
+def _site_of(page: pages_mod.Page) -> str:
+    return page.client.slug if page.client else passwords_mod.COACH
+
+
+def _render_one(i: int) -> tuple[str, bool]:
+    """Render one planned page into staging (in a worker process, or here)."""
+    plan, env, vault_dir, locks, out = parallel.shared()
+    page = plan[i]
+    return out.stage(page.path, render.render(page, env, vault_dir, locks.get(_site_of(page))))
+
+
+def _parse_one(item: tuple[str, bytes]) -> Note | None:
+    path, data = item
+    folder = model_mod.client_folder(path)
+    return parse_note(
+        path,
+        data,
+        is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
+        in_client_folder=folder is not None,
+        allow_html=parallel.shared(),
+    )
 
 
 def _key(page: pages_mod.Page, templates: str, lock, listing: vault.Listing) -> str | None:

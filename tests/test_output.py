@@ -152,15 +152,15 @@ def test_D6_a_full_disk_fails_the_build_and_keeps_the_old_site(make_vault, tmp_p
     build(vault_dir, out)
     before = all_output(out)
     (vault_dir / "clients/ada/s/2026-01-05 One.md").write_text("Changed.\n\n- [ ] a")
-    real, calls = output.Output.put, []
+    real, calls = output.Output.stage, []
 
-    def disk_full(self, rel, data, key=None):
+    def disk_full(self, rel, data):
         calls.append(rel)
         if len(calls) > 3:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, rel, data, key)
+        return real(self, rel, data)
 
-    monkeypatch.setattr(output.Output, "put", disk_full)
+    monkeypatch.setattr(output.Output, "stage", disk_full)
     with pytest.raises(OSError):
         build(vault_dir, out)
     assert all_output(out) == before
