@@ -51,8 +51,8 @@ def test_the_parse_cache_and_page_keys_change_nothing(synthetic, tmp_path):
     build(vault, out, "2")
     note = sorted(vault.glob("clients/*/sessions/*.md"))[7]
     text = note.read_text()
-    assert "\ntitle: " in text
-    note.write_text(text.replace("\ntitle: ", "\ntitle: Edited ", 1) + "\nA new line.\n")
+    assert "\ntitle: \"" in text
+    note.write_text(text.replace("\ntitle: \"", "\ntitle: \"Edited ", 1) + "\nA new line.\n")
     second = build(vault, out, "2")
     assert "0 written" not in second.stderr
     build(fresh_copy(vault, tmp_path / "clean-vault"), tmp_path / "clean", "1")
