@@ -43,12 +43,12 @@ VAULT = click.argument("vault", default=".", type=click.Path(exists=True, file_o
 TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD", help="Build as of this date (default: today in the vault's timezone).")
 
 
-def _build(vault: Path, out: Path | None, today: dt.date | None) -> site.Result:
+def _build(vault: Path, out: Path | None, today: dt.date | None, git: bool) -> site.Result:
     """A build with a progress bar on a terminal, quiet in a pipe."""
     if not stderr.is_terminal:
-        return site.build(vault, out=out, today=today)
+        return site.build(vault, out=out, today=today, git=git)
     with progress_bar() as tick:
-        return site.build(vault, out=out, today=today, progress=tick)
+        return site.build(vault, out=out, today=today, progress=tick, git=git)
 
 
 @contextlib.contextmanager
@@ -72,11 +72,12 @@ def progress_bar():
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
 @TODAY
 @click.option("--timings", is_flag=True, help="Also print the seconds each stage took.")
-def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool) -> None:
+@click.option("--git/--no-git", default=True, help="Show when each note last changed, from git (default: on in a git repository).")
+def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, git: bool) -> None:
     """Build every client's site."""
     started = time.perf_counter()
     try:
-        result = _build(vault, out, today)
+        result = _build(vault, out, today, git)
     except output.Busy as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
@@ -104,7 +105,8 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool) -
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--poll", is_flag=True, help="Poll for changes (for vaults on network or synced folders).")
 @TODAY
-def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today: dt.date | None) -> None:
+@click.option("--git/--no-git", default=True, help="Show when each note last changed, from git.")
+def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today: dt.date | None, git: bool) -> None:
     """Build, serve with live reload, and rebuild what each save touches."""
     from . import watch as watch_mod
 
@@ -115,7 +117,7 @@ def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today
             return builder.build(progress=tick)
 
     try:
-        watch_mod.serve_and_watch(vault, out=out, host=host, port=port, poll=poll, today=today,
+        watch_mod.serve_and_watch(vault, out=out, host=host, port=port, poll=poll, today=today, git=git,
                                   echo=lambda line: click.echo(line, err=True), first_build=first_build)
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
@@ -133,9 +135,114 @@ def check(vault: Path, today: dt.date | None) -> None:
     sys.exit(1 if errors else 0)
 
 
+VAULT_OPTION = click.option("--vault", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".",
+                            help="The vault (default: here).")
+
+
+def _client(vault: Path, name: str, today: dt.date | None):
+    """A client of the vault by slug, folder or name (any case), as the model sees them today."""
+    result = site.build(vault, today=today, write=False, git=False)
+    for client in result.model.clients:
+        if name.casefold() in (client.slug.casefold(), client.folder.casefold(), client.name.casefold()):
+            return client, result
+    known = ", ".join(c.slug for c in result.model.clients) or "none yet"
+    raise click.ClickException(f"no client '{name}' in {vault} (clients: {known})")
+
+
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Start a vault in FOLDER: settings, clients/, a .gitignore and a short README."""
+    from . import scaffold
+
+    try:
+        created = scaffold.init(folder)
+    except scaffold.Exists as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in created:
+        click.echo(f"created {path}", err=True)
+    click.echo(f"Next: cd {folder} && git init && coachgen new client \"Ada Lovelace\"", err=True)
+
+
+@main.group()
+def new() -> None:
+    """Create a client or a session note (never overwriting a file)."""
+
+
+@new.command("client")
+@click.argument("name")
+@VAULT_OPTION
+def new_client(name: str, vault: Path) -> None:
+    """A client.md for NAME, with commented examples of goals and each kind of metric."""
+    from . import scaffold
+
+    try:
+        path = scaffold.new_client(vault, name, dt.date.today())
+    except (scaffold.Exists, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {path}", err=True)
+
+
+@new.command("session")
+@click.argument("client")
+@click.option("--date", "day", callback=_date, metavar="YYYY-MM-DD", help="The session's date (default: today).")
+@VAULT_OPTION
+def new_session(client: str, day: dt.date | None, vault: Path) -> None:
+    """A session note for CLIENT: open actions to review, a slot for each metric."""
+    from . import scaffold
+
+    found, result = _client(vault, client, day)
+    try:
+        path = scaffold.new_session(vault, found, day or result.model.today)
+    except scaffold.Exists as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {path}", err=True)
+
+
 @main.command()
 @click.argument("client")
-@click.option("--vault", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".", help="The vault (default: here).")
+@click.option("--since", callback=_date, metavar="YYYY-MM-DD", help="Cover every session from this date (default: the latest).")
+@click.option("--send", is_flag=True, help="Mail it to the client (email: in client.md) through [smtp] in .coachgen/secrets.toml.")
+@click.option("--to", "address", help="Send to this address instead of the client's.")
+@VAULT_OPTION
+@TODAY
+def digest(client: str, since: dt.date | None, send: bool, address: str | None, vault: Path, today: dt.date | None) -> None:
+    """A short follow-up of the latest session: plain text on stdout, HTML beside it in .coachgen/digests/."""
+    from . import config as config_mod
+    from . import digest as digest_mod
+    from .parse import parse_note
+
+    found, result = _client(vault, client, today)
+    config, _ = config_mod.load(vault)
+    try:
+        made = digest_mod.make(found, config, since, result.model.today)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    folder = vault / config_mod.STATE_DIR / "digests"
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder / f"{found.slug}-{result.model.today.isoformat()}.html"
+    html_path.write_text(made.html, encoding="utf-8")
+    click.echo(f"Subject: {made.subject}\n")
+    click.echo(made.text)
+    click.echo(f"HTML version: {html_path}", err=True)
+    if send:
+        profile = vault / "clients" / found.folder / "client.md"
+        to = address or parse_note(profile.relative_to(vault).as_posix(), profile.read_bytes(), is_client=True,
+                                   in_client_folder=True, allow_html=False).email
+        if not to:
+            raise click.ClickException(f"no address: add email: to {profile.relative_to(vault)} or pass --to")
+        try:
+            digest_mod.send(made, to, digest_mod.smtp_settings(vault))
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"could not send the mail: {exc}") from None
+        click.echo(f"Sent to {to}.", err=True)
+
+
+@main.command()
+@click.argument("client")
+@VAULT_OPTION
 @click.option("--save", is_flag=True, help="Also write it to .coachgen/secrets.toml, if that client has no password there yet.")
 def password(client: str, vault: Path, save: bool) -> None:
     """Make a strong password for CLIENT's site (a slug, or `coach` for the overview)."""

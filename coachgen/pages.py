@@ -232,8 +232,12 @@ def plan(model: Model, config: Config, files: Files, locked: set[str] = frozense
 
 
 def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None]) -> list[Page]:
-    """The overview and its assets; `client_keys` (keys of the clients' pages) stand for their data."""
-    return [coach_page(model, config, locked, client_keys)] + [
+    """The overview, its calendar feed and assets; `client_keys` (keys of the clients' pages)
+    stand for their data. A coach with a password gets no feed: a calendar app cannot decrypt."""
+    feed = [] if locked else [Page("coach/calendar.ics", None, data=lambda: coach_calendar(model, config),
+                                   key=digest("coach-calendar", config.title, config.base_url, config.timezone,
+                                              model.today, client_keys))]
+    return [coach_page(model, config, locked, client_keys)] + feed + [
         Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
 
 
@@ -247,7 +251,9 @@ def digest(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False) -> list[Page]:
+def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False,
+                 updated: dict[str, dt.date] | None = None) -> list[Page]:
+    """A client's pages. `updated` holds when each note last changed (from git), if known."""
     root = f"clients/{client.slug}/"
     resolver = Resolver(client, files, locked, config.allow_html)
     base = {"site": _site(config), "client": client, "today": model.today, "locked": locked}
@@ -292,10 +298,12 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
             "values": [(labels[k], day, v) for k, day, v in session.values],
             "previous": sessions[i - 1] if i > 0 else None,
             "next": sessions[i + 1] if i + 1 < len(sessions) else None,
+            "updated": (updated or {}).get(session.path),
         }
         neighbours = [(s.url, s.title) for s in (context["previous"], context["next"]) if s]
         key = digest("session", shared, client.name, client.slug, replace(session, html=""), context["body"],
-                     context["actions_set"], context["actions_touched"], context["values"], neighbours)
+                     context["actions_set"], context["actions_touched"], context["values"], neighbours,
+                     context["updated"])
         pages.append(Page(root + session.url + "index.html", client, "session.html", context,
                           notes=resolver.embedded_notes(session), key=key))
     pages.append(Page(root + "data.json", client, data=lambda: data_json(client, model.today), key=digest("data", whole)))
@@ -341,46 +349,90 @@ def data_json(client: Client, today: dt.date) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
-def calendar(client: Client, today: dt.date, config: Config) -> bytes:
-    """Open and overdue actions as all-day items on their due dates, and the next session."""
+def _calendar(name: str) -> Calendar:
     cal = Calendar()
     cal.add("prodid", "-//coachgen//coachgen//EN")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"{client.name}: coaching")
-    stamp = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.timezone.utc)
-    base = config.base_url.rstrip("/")
+    cal.add("x-wr-calname", name)
+    return cal
+
+
+def _action_event(action, client: Client, stamp: dt.datetime, config: Config, summary: str) -> Event:
+    """An all-day item on the action's due date; its UID stays while the action does."""
+    event = Event()
+    event.add("uid", f"action-{hashlib.sha256(action.key.encode()).hexdigest()[:16]}@{client.slug}.coachgen")
+    event.add("dtstamp", stamp)
+    event.add("summary", summary)
+    event.add("dtstart", action.due)
+    event.add("dtend", action.due + dt.timedelta(days=1))
+    event.add("transp", "TRANSPARENT")
+    if config.base_url:
+        event.add("url", f"{config.base_url.rstrip('/')}/clients/{client.slug}/actions/")
+    return event
+
+
+def _session_event(client: Client, stamp: dt.datetime, config: Config, summary: str) -> Event:
+    """The next session at its time in the vault's timezone (all day when it has no time)."""
+    day, time = client.next_session
+    event = Event()
+    event.add("uid", f"next-session@{client.slug}.coachgen")
+    event.add("dtstamp", stamp)
+    event.add("summary", summary)
+    if time is None:
+        event.add("dtstart", day)
+        event.add("dtend", day + dt.timedelta(days=1))
+    else:
+        start = dt.datetime.combine(day, time, tzinfo=config.zone)
+        event.add("dtstart", start)
+        event.add("dtend", start + dt.timedelta(hours=1))
+    return event
+
+
+def _stamp(today: dt.date) -> dt.datetime:
+    # DTSTAMP is required; the build's today keeps the file identical between builds
+    return dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.timezone.utc)
+
+
+def calendar(client: Client, today: dt.date, config: Config) -> bytes:
+    """Open and overdue actions as all-day items on their due dates, and the next session."""
+    cal = _calendar(f"{client.name}: coaching")
     for action in client.actions:
-        if action.status not in ("open", "overdue") or action.due is None:
-            continue
-        event = Event()
-        event.add("uid", f"action-{hashlib.sha256(action.key.encode()).hexdigest()[:16]}@{client.slug}.coachgen")
-        event.add("dtstamp", stamp)
-        event.add("summary", action.text)
-        event.add("dtstart", action.due)
-        event.add("dtend", action.due + dt.timedelta(days=1))
-        event.add("transp", "TRANSPARENT")
-        if base:
-            event.add("url", f"{base}/clients/{client.slug}/actions/")
-        cal.add_component(event)
+        if action.status in ("open", "overdue") and action.due is not None:
+            cal.add_component(_action_event(action, client, _stamp(today), config, action.text))
     if client.next_session is not None:
-        day, time = client.next_session
-        event = Event()
-        event.add("uid", f"next-session@{client.slug}.coachgen")
-        event.add("dtstamp", stamp)
-        event.add("summary", f"Coaching session{' with ' + config.coach if config.coach else ''}")
-        if time is None:
-            event.add("dtstart", day)
-            event.add("dtend", day + dt.timedelta(days=1))
-        else:
-            start = dt.datetime.combine(day, time, tzinfo=config.zone)
-            event.add("dtstart", start)
-            event.add("dtend", start + dt.timedelta(hours=1))
-        cal.add_component(event)
+        summary = f"Coaching session{' with ' + config.coach if config.coach else ''}"
+        cal.add_component(_session_event(client, _stamp(today), config, summary))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def coach_calendar(model: Model, config: Config) -> bytes:
+    """The coach's feed: every client's next session, and every overdue action."""
+    cal = _calendar(f"{config.title}: sessions and overdue actions")
+    for client in model.clients:
+        if client.next_session is not None:
+            cal.add_component(_session_event(client, _stamp(model.today), config, f"Session with {client.name}"))
+        for action in client.actions:
+            if action.status == "overdue":
+                cal.add_component(_action_event(action, client, _stamp(model.today), config,
+                                                f"Overdue, {client.name}: {action.text}"))
     cal.add_missing_timezones()
     return cal.to_ical()
 
 
 # ---------------------------------------------------------------- the coach's overview
+
+
+def _ending(client: Client, today: dt.date) -> str | None:
+    """Why a client's engagement is nearly used up (two sessions or two weeks left), or None."""
+    engagement = client.engagement or {}
+    total, until = engagement.get("sessions"), engagement.get("until")
+    if total and total - len(client.sessions) <= 2:
+        left = int(total - len(client.sessions))
+        return f"{max(left, 0)} of {total:g} sessions left"
+    if until and (until - today).days <= 14:
+        return f"engagement ends {until.isoformat()}" if until >= today else f"engagement ended {until.isoformat()}"
+    return None
 
 
 def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str | None]) -> Page:
@@ -395,6 +447,7 @@ def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str
             "last_session": last,
             "days_since": (model.today - last).days if last else None,
             "quiet": last is None or (model.today - last).days > config.nudge_after_days,
+            "ending": _ending(client, model.today),
             "next_session": _next_session(client, model.today),
             "empty_sessions": [s for s in client.sessions if s.produced_nothing],
         })

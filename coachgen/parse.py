@@ -93,6 +93,8 @@ class Note:
     goals: tuple[str, ...] = ()
     metrics: tuple[MetricDef, ...] = ()
     engagement: dict = field(default_factory=dict)
+    email: str | None = None
+    """The client's address, for `coachgen digest --send` only: never published."""
 
 
 CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "private", "engagement"}
@@ -212,6 +214,7 @@ class _Reader:
             metrics=metrics,
             private=self.private(fields),
             engagement=engagement,
+            email=_plain_scalar(fields.get("email")),
         )
         return _finish(note, self)
 
@@ -400,10 +403,19 @@ class _Reader:
                         self.warn(self.line(date_node), f"metric '{key}': '{raw_date}' is not a date; the value is left out")
                         continue
                     yield _raw(key, parsed[0], v, self.line(v))
+            elif meta.is_null(value):
+                continue  # an empty slot (as `coachgen new session` leaves them): nothing recorded
             elif isinstance(value, yaml.ScalarNode):
                 yield _raw(key, None, value, self.line(value))
             else:
                 self.warn(self.line(value), f"metric '{key}': expected a value or a mapping of dates to values; left out")
+
+
+def _plain_scalar(field) -> str | None:
+    """An optional, never-published text value: read when plain, else quietly absent."""
+    if field is None or not isinstance(field[1], yaml.ScalarNode) or meta.is_null(field[1]):
+        return None
+    return field[1].value.strip() or None
 
 
 def _raw(key: str, date: dt.date | None, node: yaml.Node, line: int) -> RawValue:

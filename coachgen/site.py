@@ -24,7 +24,7 @@ from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
 from . import passwords as passwords_mod
-from . import output, parallel, privacy, render, vault
+from . import history, output, parallel, privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error
 
@@ -72,9 +72,10 @@ def build(
     today: dt.date | None = None,
     write: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    git: bool = True,
 ) -> Result:
     """Build every client's site (or, with `write=False`, only report problems)."""
-    builder = Builder(vault_dir, out=out, today=today, disk_cache=write)
+    builder = Builder(vault_dir, out=out, today=today, disk_cache=write, git=git)
     collecting = gc.isenabled()
     gc.disable()  # a one-off build makes few cycles: the collector's scans of a big heap are pure cost
     try:
@@ -95,7 +96,7 @@ class Builder:
     """One vault's builds, and what each may reuse from the one before."""
 
     def __init__(self, vault_dir: Path, *, out: Path | None = None, today: dt.date | None = None,
-                 disk_cache: bool = False, keep_last_good: bool = False):
+                 disk_cache: bool = False, keep_last_good: bool = False, git: bool = False):
         self.vault_dir = vault_dir.resolve()
         self.out = out
         self.today = today
@@ -111,6 +112,10 @@ class Builder:
         self.files_key: tuple | None = None
         self.plans: dict[str, tuple] = {}
         """Each client's last plan: (its model object, the settings it was planned under, pages)."""
+        self.git = git
+        """Show when each note last changed, from git's history (read again when HEAD moves)."""
+        self.git_head: str | None = None
+        self.updated: dict[str, dt.date] = {}
         self.save_cache = True
         """Whether each build that parsed something saves the parse cache (a watcher saves it once)."""
         if disk_cache:
@@ -179,7 +184,11 @@ class Builder:
         files_key = (tuple(listing.files), tuple((p, s) for p, s in listing.files.items() if not p.endswith(".md")))
         if files_key != self.files_key:
             self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
-        shared = (config, model.today, templates, self.files_key)
+        if self.git:
+            head = history.head(config.vault)
+            if head != self.git_head:
+                self.git_head, self.updated = head, history.last_changed(config.vault) if head else {}
+        shared = (config, model.today, templates, self.files_key, self.git_head)
         plan, reused, plans = [], [], {}
         for client in model.clients:
             settings = (shared, secrets.get(client.slug))
@@ -188,7 +197,7 @@ class Builder:
                 pages = previous[2]
                 reused += pages
             else:
-                pages = pages_mod.client_pages(client, model, config, self.files, client.slug in secrets)
+                pages = pages_mod.client_pages(client, model, config, self.files, client.slug in secrets, self.updated)
             plans[client.slug] = (client, settings, pages)
             plan += pages
         self.plans = plans

@@ -116,13 +116,13 @@ def run(builder, batches: Batches, on_build: Callable, stop: threading.Event, re
 
 def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll: bool, today,
                     echo: Callable[[str], None], first_build: Callable, ready: Callable[[str], None] | None = None,
-                    stop: threading.Event | None = None) -> None:
+                    stop: threading.Event | None = None, git: bool = True) -> None:
     """`coachgen watch`: build, serve with live reload, and rebuild after every save until stopped."""
     from . import config as config_mod
     from . import serve, site
 
     config, _ = config_mod.load(vault, out)
-    builder = site.Builder(vault, out=out, today=today, disk_cache=True, keep_last_good=True)
+    builder = site.Builder(vault, out=out, today=today, disk_cache=True, keep_last_good=True, git=git)
     preview = serve.Preview(config.out_dir)
     preview.begin()
     result = first_build(builder)

@@ -1,0 +1,98 @@
+"""The follow-up a coach sends after a session: actions set with due dates, metrics recorded
+against targets, insights; as plain text and HTML, and by mail through the coach's SMTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import ssl
+import tomllib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+from .config import Config
+from .model import Client, Session
+from .passwords import SECRETS
+from .render import environment, metric_value
+
+
+@dataclass(frozen=True)
+class Digest:
+    subject: str
+    text: str
+    html: str
+
+
+def sessions_since(client: Client, since: dt.date | None) -> list[Session]:
+    """The sessions a digest covers: those on or after `since`, else the latest one."""
+    if since is None:
+        return list(client.sessions[-1:])
+    return [s for s in client.sessions if s.date >= since]
+
+
+def make(client: Client, config: Config, since: dt.date | None, today: dt.date) -> Digest:
+    sessions = sessions_since(client, since)
+    if not sessions:
+        raise LookupError(f"{client.name} has no shared session {'since ' + since.isoformat() if since else 'yet'}")
+    actions = {a.key: a for a in client.actions}
+    specs = {m.spec.key: m.spec for m in client.metrics}
+    context = {
+        "client": client, "site": {"title": config.title, "coach": config.coach}, "today": today,
+        "sessions": sessions,
+        "actions": [actions[k] for s in sessions for k in s.actions_set],
+        "values": [(specs[k], day, metric_value(v, specs[k]), specs[k].target) for s in sessions for k, day, v in s.values],
+        "insights": [text for s in sessions for text in s.insights],
+        "future": [text for s in sessions for text in s.future],
+        "url": f"{config.base_url.rstrip('/')}/clients/{client.slug}/" if config.base_url else None,
+    }
+    env = environment(config.vault / "templates")
+    first = sessions[0]
+    subject = f"Your next steps from our session on {first.date.day} {first.date:%B}"
+    if len(sessions) > 1:
+        subject = f"Your next steps from our sessions since {first.date.day} {first.date:%B}"
+    return Digest(subject, env.get_template("digest.txt").render(context), env.get_template("digest.html").render(context))
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    security: str = "starttls"
+    """`starttls`, `ssl` or `none` (for a local relay)."""
+
+
+def smtp_settings(vault: Path) -> Smtp:
+    """`[smtp]` in `.coachgen/secrets.toml`: host, port, from, username, password, security."""
+    path = vault / SECRETS
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")).get("smtp") or {}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        data = {}
+    if not data.get("host") or not data.get("from"):
+        raise LookupError(f"to send mail, put [smtp] with host, port, from (and username, password) in {SECRETS}")
+    security = data.get("security", "starttls")
+    return Smtp(host=data["host"], port=int(data.get("port", 465 if security == "ssl" else 587)), sender=data["from"],
+                username=data.get("username"), password=data.get("password"), security=security)
+
+
+def send(digest: Digest, to: str, smtp: Smtp, timeout: float = 30) -> None:
+    message = EmailMessage()
+    message["Subject"] = digest.subject
+    message["From"] = smtp.sender
+    message["To"] = to
+    message.set_content(digest.text)
+    message.add_alternative(digest.html, subtype="html")
+    if smtp.security == "ssl":
+        server = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+    with server:
+        if smtp.security == "starttls":
+            server.starttls(context=ssl.create_default_context())
+        if smtp.username:
+            server.login(smtp.username, smtp.password or "")
+        server.send_message(message)

@@ -1,0 +1,145 @@
+"""`init` and `new`: the files a coach starts from. They only ever create: an existing file
+is never touched, and saying so is an error, not a silent skip."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from .model import Client, Metric
+from .slug import slugify
+
+
+class Exists(Exception):
+    """The file is already there; scaffolding never overwrites."""
+
+
+def create(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="utf-8") as fh:  # "x": fails if the file exists, even in a race
+            fh.write(text)
+    except FileExistsError:
+        raise Exists(f"{path} already exists; coachgen never overwrites a file") from None
+    return path
+
+
+CONFIG = '''# coachgen settings. Every line is optional; remove the # to use one.
+title = "{title}"
+# coach = "Your Name"              # shown on each client's site
+# timezone = "Europe/London"       # for "today", due dates and the calendar (IANA name)
+# output = "_site"                 # where the sites are built, relative to this folder
+# base_url = "https://example.org" # where the sites will live: absolute links in calendars
+# allow_html = false               # true: raw HTML in notes is kept (sanitized)
+# nudge_after_days = 21            # flag clients with no session for this many days
+'''
+
+GITIGNORE = """# coachgen: the built sites, and passwords, salts and caches, never go into git
+_site/
+.coachgen/
+# Obsidian's per-device state
+.obsidian/workspace*.json
+.trash/
+"""
+
+README = """# {title}
+
+This folder is a coachgen vault: one folder per client under `clients/`, each with a
+`client.md` (their profile, goals and games) and a note per session.
+
+- `coachgen new client "Ada Lovelace"`: a new client.
+- `coachgen new session ada-lovelace`: today's session note, prepared with their open
+  actions to review and a slot for each metric.
+- `coachgen watch`: write with the client's site open beside you; it updates on every save.
+- `coachgen build`: build every client's site into `_site/` to publish.
+- `coachgen password ada-lovelace --save`: protect a client's site with a password.
+
+Anything in `%% comments %%`, `> [!private]` callouts, `client.md`'s body and notes with
+`private: true` stays with you: it never reaches a client's site.
+"""
+
+
+def init(folder: Path) -> list[Path]:
+    """A new vault ready for git. Refuses if any of its files exists."""
+    title = folder.resolve().name.replace("-", " ").replace("_", " ").title() or "Coaching"
+    files = {
+        "coachgen.toml": CONFIG.format(title=title),
+        ".gitignore": GITIGNORE,
+        "README.md": README.format(title=title),
+        "clients/.gitkeep": "",
+    }
+    clashes = [name for name in files if (folder / name).exists()]
+    if clashes:
+        raise Exists(f"{', '.join(clashes)} already exist{'s' if len(clashes) == 1 else ''} in {folder}; "
+                     "coachgen never overwrites a file")
+    return [create(folder / name, text) for name, text in files.items()]
+
+
+CLIENT = '''---
+name: {name}
+started: {today}
+next_session:                      # e.g. {next_week} 10:00
+# engagement: {{sessions: 12, from: {today}, until: {until}}}
+goals:                             # the bigger future they are living into
+  - 
+metrics:                           # the games: key -> definition (delete what you do not use)
+  # weight_kg: {{label: Weight, unit: kg, target: 75, by: {until}, direction: down}}   # a measurement
+  # calls: {{label: Sales calls, kind: count, target: 100, by: {until}}}               # amounts that add up
+  # energy: {{label: Energy, kind: rating, scale: 10, target: 8}}                      # a score from 1 to 10
+  # meditated: {{label: Daily meditation, kind: habit, target: 6/7}}                   # days done of 7
+---
+Your private file on {name}: background, context, what to watch for.
+Nothing below the front-matter is ever published.
+'''
+
+
+def new_client(vault: Path, name: str, today: dt.date) -> Path:
+    folder = slugify(name)
+    if not folder:
+        raise ValueError("a client's name needs letters or digits")
+    text = CLIENT.format(name=name, today=today.isoformat(), next_week=(today + dt.timedelta(days=7)).isoformat(),
+                         until=(today + dt.timedelta(days=182)).isoformat())
+    return create(vault / "clients" / folder / "client.md", text)
+
+
+def _metric_slot(metric: Metric) -> str:
+    spec, latest = metric.spec, metric.latest
+    hints = []
+    if latest is not None:
+        shown = f"{round(latest.value * 7)}/7" if spec.kind == "habit" else f"{latest.value:g}"
+        hints.append(f"last {shown}{' ' + spec.unit if spec.unit else ''} on {latest.date.isoformat()}")
+    if spec.target is not None:
+        target = f"{spec.target * 7:.0f}/7" if spec.kind == "habit" else f"{spec.target:g}"
+        hints.append(f"target {target}" + (f" by {spec.by.isoformat()}" if spec.by else ""))
+    kind = {"count": "how many since last time", "rating": f"1 to {spec.scale}", "habit": "days done, like 5/7"}.get(spec.kind)
+    if kind:
+        hints.append(kind)
+    return f"  {spec.key}:".ljust(24) + (f"# {spec.label}: {'; '.join(hints)}" if hints else f"# {spec.label}")
+
+
+def session_note(client: Client, day: dt.date) -> str:
+    """A note prepared for the call: actions to review, a slot per metric, headings for outcomes."""
+    lines = ["---", f"date: {day.isoformat()}", "title: ", "duration: 60", "private: false"]
+    if client.metrics:
+        lines.append("metrics:                # fill in what was recorded; leave a slot empty to skip it")
+        lines += [_metric_slot(m) for m in client.metrics]
+    lines += ["insights:", "  # - what they saw newly today", "future:", "  # - the bigger future they spoke into",
+              "---", "", "## Review", ""]
+    review = [a for a in client.actions if a.status in ("overdue", "open")]
+    if review:
+        lines.append("%% Tick what is done ([x]), cancel what is dropped ([-]); the site updates those actions. %%")
+        for action in review:
+            due = f" 📅 {action.due.isoformat()}" if action.due else ""
+            ident = f" 🆔 {action.id}" if action.id else ""
+            lines.append(f"- [ ] {action.text}{due}{ident}")
+    else:
+        lines.append("No open actions to review.")
+    lines += ["", "## What we explored", "", "", "## Insights", "",
+              "%% > [!insight] The breakthrough, in their words %%", "", "## Next steps", "",
+              f"%% - [ ] A clear next step 📅 {(day + dt.timedelta(days=7)).isoformat()} %%", "",
+              "## The bigger future", "", ""]
+    return "\n".join(lines)
+
+
+def new_session(vault: Path, client: Client, day: dt.date) -> Path:
+    return create(vault / "clients" / client.folder / "sessions" / f"{day.isoformat()}.md", session_note(client, day))
