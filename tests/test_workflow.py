@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from icalendar import Calendar
 
 from coachgen import site
