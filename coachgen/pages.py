@@ -272,6 +272,7 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
             {**overview, "rel": "", "nav": "dashboard", "title": "Dashboard",
              "charts": {f"spark-{i}": charts.figure(m, compact=True) for i, m in enumerate(client.metrics) if m.points},
              "next_session": _next_session(client, model.today),
+             "glance": glance(client),
              "nudge_after_days": config.nudge_after_days},
             key=digest("dashboard", whole),
         ),
@@ -319,6 +320,23 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     if charted:
         pages.append(Page(root + "assets/" + PLOTLY, client, asset=PLOTLY))
     return pages
+
+
+def glance(client: Client) -> dict:
+    """The dashboard's first screen: what to do next, how the games go, the latest insight,
+    and where the client is going."""
+    todo = [a for a in client.actions if a.status == "overdue"] + [a for a in client.actions if a.status == "open"]
+    charted = [m for m in client.metrics if m.points]
+    return {
+        "next": todo[0] if todo else None,
+        "overdue": sum(a.status == "overdue" for a in todo),
+        "open": sum(a.status == "open" for a in todo),
+        "ahead": sum(m.pace == "ahead" or (m.pace is None and bool(m.reached)) for m in charted),
+        "behind": sum(m.pace == "behind" for m in charted),
+        "games": len(charted),
+        "insight": client.insights[-1][0] if client.insights else None,
+        "future": client.goals[0] if client.goals else client.future[-1][0] if client.future else None,
+    }
 
 
 def _next_session(client: Client, today: dt.date):

@@ -33,7 +33,7 @@ SIZES = {"phone": (390, 844), "laptop": (1280, 800)}
 def main(out: Path = ROOT / "docs" / "screenshots") -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        result = site.build(ROOT / "vault_example", out=Path(tmp), today=dt.date(2026, 3, 20))
+        result = site.build(ROOT / "vault_example", out=Path(tmp), today=dt.date(2026, 3, 20), git=False)
         client = result.model.clients[0]
         session = client.sessions[-2]
         pages = {

@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 # (viewport, colour scheme): dark only on the phone, to keep the run short.
-MODES = [("phone", "light"), ("desktop", "light"), ("phone", "dark")]
+MODES = [("phone", "light"), ("desktop", "light"), ("phone", "dark"), ("desktop", "dark")]
 MODE_IDS = [f"{v}-{s}" for v, s in MODES]
 PHONE_MODES = [m for m in MODES if m[0] == "phone"]
 CHART_TIMEOUT_MS = 5_000
