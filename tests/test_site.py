@@ -14,7 +14,7 @@ from icalendar import Calendar
 from markupsafe import escape
 
 from coachgen import site
-from coachgen.render import plotly_js
+from coachgen.render import plotly_js, templates_dir
 from conftest import EXAMPLE, ROOT, TODAY, all_output
 
 GOLDEN = Path(__file__).parent / "golden" / "vault_example"
@@ -30,7 +30,13 @@ def test_example_matches_golden_output(tmp_path, update_goldens):
     """Regenerate with `pytest tests/test_site.py --update-goldens` and review the diff."""
     result = build(EXAMPLE, tmp_path / "out")
     assert not result.errors, result.errors
-    got = {k: v for k, v in all_output(tmp_path / "out").items() if not k.endswith(PLOTLY)}
+    output = all_output(tmp_path / "out")
+    # shipped assets are the package's own files, byte for byte; the goldens hold what was generated
+    shipped = {k: v for k, v in output.items() if "/assets/" in k and "/assets/files/" not in k}
+    for rel, data in shipped.items():
+        name = rel.rsplit("/", 1)[1]
+        assert data == (plotly_js() if name == PLOTLY else templates_dir() / "assets" / name).read_bytes(), rel
+    got = {k: v for k, v in output.items() if k not in shipped}
     if update_goldens:
         shutil.rmtree(GOLDEN, ignore_errors=True)
         for rel, data in got.items():
