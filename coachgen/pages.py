@@ -220,17 +220,6 @@ class Resolver:
 # ---------------------------------------------------------------- the plan
 
 
-def plan(model: Model, config: Config, files: Files, locked: set[str] = frozenset(), coach_locked: bool = False) -> list[Page]:
-    """Every file of every site. `locked` names the clients whose sites are encrypted."""
-    pages: list[Page] = []
-    dashboards = []
-    for client in model.clients:
-        own = client_pages(client, model, config, files, client.slug in locked)
-        dashboards.append(own[0].key)
-        pages += own
-    return pages + coach_pages(model, config, coach_locked, dashboards)
-
-
 def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None]) -> list[Page]:
     """The overview, its calendar feed and assets; `client_keys` (keys of the clients' pages)
     stand for their data. A coach with a password gets no feed: a calendar app cannot decrypt."""

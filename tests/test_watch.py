@@ -295,3 +295,41 @@ def test_polling_observer_works_too(tmp_path):
         assert_like_clean(w, tmp_path)
     finally:
         w.close()
+
+
+def test_C7_watch_limits_fall_back_to_polling(tmp_path, monkeypatch):
+    """When the system refuses more watches (ENOSPC, EMFILE), watching goes on by polling, and
+    says so, rather than stopping silently."""
+    import errno
+
+    from watchdog.observers import Observer
+
+    def refuse(self):
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(Observer, "start", refuse)
+    vault = write_files(tmp_path / "vault", BASE)
+    warnings: list[str] = []
+    batches = watch.Batches(vault, tmp_path / "out")
+    observer = watch.observe(vault, batches, False, warnings.append)
+    try:
+        assert type(observer).__name__ == "PollingObserver"
+        assert warnings and "polling" in warnings[0] and "inotify watch limit reached" in warnings[0]
+        (vault / NOTE).write_text("Seen by polling.\n")
+        taken = batches.take(timeout=10)
+        assert taken is not None and NOTE in taken[0]
+    finally:
+        observer.stop()
+        observer.join(5)
+
+
+def test_C7_a_missed_event_is_caught_up_by_the_reconcile(tmp_path):
+    """Changes made while nobody watched (a stopped observer) reach the site at the next full build."""
+    vault = write_files(tmp_path / "vault", BASE)
+    builder = site.Builder(vault, out=tmp_path / "out", today=TODAY)
+    builder.build()
+    (vault / NOTE).write_text("Changed while the watcher was away.\n\n- [ ] a\n")
+    os.utime(vault / NOTE, ns=(time.time_ns() - 10**10, time.time_ns() - 10**10))
+    builder.build(changed=set())  # an event-driven build that heard of nothing
+    builder.build(changed=None)  # the reconcile: a full scan
+    assert b"Changed while the watcher was away." in (tmp_path / "out/clients/ada/sessions/2026-01-05-start/index.html").read_bytes()
