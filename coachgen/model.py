@@ -156,9 +156,6 @@ class Client:
         day, time = self.next_session
         return day.isoformat() + (f"T{time.strftime('%H:%M')}" if time else "")
 
-    def session(self, session_id: str) -> Session:
-        return next(s for s in self.sessions if s.id == session_id)
-
 
 @dataclass(frozen=True)
 class Model:

@@ -231,6 +231,7 @@ class Builder:
             self.last_good.pop(path, None)
         now = time.time_ns()
         todo: list[tuple[str, bytes]] = []
+        digests: list[str] = []
         for path in listing.notes:
             stamp = listing.files[path]
             cached = self.parsed.get(path)
@@ -244,14 +245,16 @@ class Builder:
                 notes[path] = Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
                 touched.append(path)
                 continue
-            if cached and cached.sha == hashlib.sha256(data).hexdigest():
+            sha = hashlib.sha256(data).hexdigest()
+            if cached and cached.sha == sha:
                 cached.stamp = stamp
                 if cached.note is not None:
                     notes[path] = cached.note
                 continue
             todo.append((path, data))
-        for (path, data), note in zip(todo, parallel.map(_parse_one, todo, config.allow_html)):
-            self.parsed[path] = _Parsed(listing.files[path], hashlib.sha256(data).hexdigest(), note)
+            digests.append(sha)
+        for (path, _), sha, note in zip(todo, digests, parallel.map(_parse_one, todo, config.allow_html)):
+            self.parsed[path] = _Parsed(listing.files[path], sha, note)
             touched.append(path)
             if note is not None:
                 notes[path] = note
