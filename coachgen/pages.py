@@ -11,9 +11,7 @@ from typing import Callable
 from html import escape
 from urllib.parse import unquote
 
-from icalendar import Calendar, Event
-
-from . import charts
+from . import charts, ical
 from .config import Config
 from .markdown import PLACEHOLDER
 from .model import Client, Model, Session, client_folder
@@ -356,75 +354,71 @@ def data_json(client: Client, today: dt.date) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
-def _calendar(name: str) -> Calendar:
-    cal = Calendar()
-    cal.add("prodid", "-//coachgen//coachgen//EN")
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", name)
-    return cal
-
-
-def _action_event(action, client: Client, stamp: dt.datetime, config: Config, summary: str) -> Event:
+def _action_event(action, client: Client, stamp: str, config: Config, summary: str) -> list[tuple[str, str]]:
     """An all-day item on the action's due date; its UID stays while the action does."""
-    event = Event()
-    event.add("uid", f"action-{hashlib.sha256(action.key.encode()).hexdigest()[:16]}@{client.slug}.coachgen")
-    event.add("dtstamp", stamp)
-    event.add("summary", summary)
-    event.add("dtstart", action.due)
-    event.add("dtend", action.due + dt.timedelta(days=1))
-    event.add("transp", "TRANSPARENT")
+    event = [
+        ("SUMMARY", ical.text(summary)),
+        ("DTSTART;VALUE=DATE", ical.date(action.due)),
+        ("DTEND;VALUE=DATE", ical.date(action.due + dt.timedelta(days=1))),
+        ("DTSTAMP", stamp),
+        ("UID", f"action-{hashlib.sha256(action.key.encode()).hexdigest()[:16]}@{client.slug}.coachgen"),
+        ("TRANSP", "TRANSPARENT"),
+    ]
     if config.base_url:
-        event.add("url", f"{config.base_url.rstrip('/')}/clients/{client.slug}/actions/")
+        event.append(("URL", f"{config.base_url.rstrip('/')}/clients/{client.slug}/actions/"))
     return event
 
 
-def _session_event(client: Client, stamp: dt.datetime, config: Config, summary: str) -> Event:
+def _session_event(client: Client, stamp: str, config: Config, summary: str) -> list[tuple[str, str]]:
     """The next session at its time in the vault's timezone (all day when it has no time)."""
     day, time = client.next_session
-    event = Event()
-    event.add("uid", f"next-session@{client.slug}.coachgen")
-    event.add("dtstamp", stamp)
-    event.add("summary", summary)
+    event = [("SUMMARY", ical.text(summary))]
     if time is None:
-        event.add("dtstart", day)
-        event.add("dtend", day + dt.timedelta(days=1))
+        event += [("DTSTART;VALUE=DATE", ical.date(day)), ("DTEND;VALUE=DATE", ical.date(day + dt.timedelta(days=1)))]
     else:
         start = dt.datetime.combine(day, time, tzinfo=config.zone)
-        event.add("dtstart", start)
-        event.add("dtend", start + dt.timedelta(hours=1))
-    return event
+        end = start + dt.timedelta(hours=1)
+        if config.timezone in ical.UTC_NAMES:
+            event += [("DTSTART", ical.utc(start)), ("DTEND", ical.utc(end))]
+        else:
+            param = f";TZID={config.timezone}"
+            event += [("DTSTART" + param, ical.local(start)), ("DTEND" + param, ical.local(end))]
+    return event + [("DTSTAMP", stamp), ("UID", f"next-session@{client.slug}.coachgen")]
 
 
-def _stamp(today: dt.date) -> dt.datetime:
+def _stamp(today: dt.date) -> str:
     # DTSTAMP is required; the build's today keeps the file identical between builds
-    return dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.timezone.utc)
+    return today.strftime("%Y%m%dT000000Z")
+
+
+def _zones(events: list[list[tuple[str, str]]], config: Config) -> tuple[str, ...]:
+    """The VTIMEZONE each TZID in the feed needs."""
+    tzid = f"DTSTART;TZID={config.timezone}"
+    return (config.timezone,) if any(key == tzid for event in events for key, _ in event) else ()
 
 
 def calendar(client: Client, today: dt.date, config: Config) -> bytes:
     """Open and overdue actions as all-day items on their due dates, and the next session."""
-    cal = _calendar(f"{client.name}: coaching")
-    for action in client.actions:
-        if action.status in ("open", "overdue") and action.due is not None:
-            cal.add_component(_action_event(action, client, _stamp(today), config, action.text))
+    stamp = _stamp(today)
+    events = [_action_event(action, client, stamp, config, action.text) for action in client.actions
+              if action.status in ("open", "overdue") and action.due is not None]
     if client.next_session is not None:
         summary = f"Coaching session{' with ' + config.coach if config.coach else ''}"
-        cal.add_component(_session_event(client, _stamp(today), config, summary))
-    cal.add_missing_timezones()
-    return cal.to_ical()
+        events.append(_session_event(client, stamp, config, summary))
+    return ical.calendar(f"{client.name}: coaching", events, _zones(events, config))
 
 
 def coach_calendar(model: Model, config: Config) -> bytes:
     """The coach's feed: every client's next session, and every overdue action."""
-    cal = _calendar(f"{config.title}: sessions and overdue actions")
+    stamp = _stamp(model.today)
+    events = []
     for client in model.clients:
         if client.next_session is not None:
-            cal.add_component(_session_event(client, _stamp(model.today), config, f"Session with {client.name}"))
+            events.append(_session_event(client, stamp, config, f"Session with {client.name}"))
         for action in client.actions:
             if action.status == "overdue":
-                cal.add_component(_action_event(action, client, _stamp(model.today), config,
-                                                f"Overdue, {client.name}: {action.text}"))
-    cal.add_missing_timezones()
-    return cal.to_ical()
+                events.append(_action_event(action, client, stamp, config, f"Overdue, {client.name}: {action.text}"))
+    return ical.calendar(f"{config.title}: sessions and overdue actions", events, _zones(events, config))
 
 
 # ---------------------------------------------------------------- the coach's overview

@@ -3,6 +3,7 @@ the parse cache, the page keys and the manifest (issue 5)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -10,6 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+from coachgen import pages
+from coachgen.config import Config
+from coachgen.model import Action, Client, Model
 
 from conftest import ROOT, all_output
 
@@ -59,3 +66,87 @@ def test_the_parse_cache_and_page_keys_change_nothing(synthetic, tmp_path):
     assert all_output(out) == all_output(tmp_path / "clean")
     third = build(vault, out, "2")
     assert ", 0 written, 0 removed" in third.stderr
+
+
+# ---------------------------------------------------------------- calendars written directly
+
+
+def _reference_calendar(client, today, config, coach=False) -> bytes:
+    """The feeds as the icalendar library wrote them before `coachgen.ical` (the slow path)."""
+    import datetime as dt
+    import hashlib
+
+    from icalendar import Calendar, Event
+
+    stamp = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.timezone.utc)
+
+    def action_event(action, summary):
+        event = Event()
+        event.add("uid", f"action-{hashlib.sha256(action.key.encode()).hexdigest()[:16]}@{client.slug}.coachgen")
+        event.add("dtstamp", stamp)
+        event.add("summary", summary)
+        event.add("dtstart", action.due)
+        event.add("dtend", action.due + dt.timedelta(days=1))
+        event.add("transp", "TRANSPARENT")
+        if config.base_url:
+            event.add("url", f"{config.base_url.rstrip('/')}/clients/{client.slug}/actions/")
+        return event
+
+    def session_event(summary):
+        day, time = client.next_session
+        event = Event()
+        event.add("uid", f"next-session@{client.slug}.coachgen")
+        event.add("dtstamp", stamp)
+        event.add("summary", summary)
+        if time is None:
+            event.add("dtstart", day)
+            event.add("dtend", day + dt.timedelta(days=1))
+        else:
+            start = dt.datetime.combine(day, time, tzinfo=config.zone)
+            event.add("dtstart", start)
+            event.add("dtend", start + dt.timedelta(hours=1))
+        return event
+
+    cal = Calendar()
+    cal.add("prodid", "-//coachgen//coachgen//EN")
+    cal.add("version", "2.0")
+    if coach:
+        cal.add("x-wr-calname", f"{config.title}: sessions and overdue actions")
+        if client.next_session is not None:
+            cal.add_component(session_event(f"Session with {client.name}"))
+        for action in client.actions:
+            if action.status == "overdue":
+                cal.add_component(action_event(action, f"Overdue, {client.name}: {action.text}"))
+    else:
+        cal.add("x-wr-calname", f"{client.name}: coaching")
+        for action in client.actions:
+            if action.status in ("open", "overdue") and action.due is not None:
+                cal.add_component(action_event(action, action.text))
+        if client.next_session is not None:
+            cal.add_component(session_event(f"Coaching session{' with ' + config.coach if config.coach else ''}"))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from(",;:\\\n\"é😀"), max_size=120)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=0, max_size=6), name=_TEXT.filter(lambda t: "\n" not in t), coach=st.booleans(),
+       zone=st.sampled_from(["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]),
+       at=st.one_of(st.none(), st.times(dt.time(0), dt.time(23, 59)).map(lambda t: t.replace(second=0, microsecond=0))),
+       base_url=st.sampled_from(["", "https://coach.example/", "https://c.example/a,b;c"]))
+@example(texts=["x" * n + ",;\\é😀" * 3 for n in range(50, 56)], name="Ada", coach=False, zone="UTC", at=None,
+         base_url="")  # an escape or a wide character at every place a line folds
+def test_calendars_match_what_icalendar_writes(texts, name, coach, zone, at, base_url):
+    # icalendar turns a written backslash-N into a line break; coachgen keeps the text as written
+    assume("\\N" not in name and not any("\\N" in t for t in texts))
+    today = dt.date(2026, 3, 20)
+    actions = tuple(Action(key=f"key {i}", id=None, text=t, due=today + dt.timedelta(days=i - 2), done=None,
+                           cancelled=None, status="overdue" if i < 2 else "open", session="s") for i, t in enumerate(texts))
+    client = Client(folder="ada", name=name or "Ada", slug="ada", started=None, next_session=(today, at),
+                    goals=(), sessions=(), actions=actions, metrics=(), insights=(), future=())
+    config = Config(vault=Path("."), title="Northstar, Coaching", coach="Helen", base_url=base_url, timezone=zone)
+    model = Model(today=today, clients=(client,), problems=())
+    ours = pages.coach_calendar(model, config) if coach else pages.calendar(client, today, config)
+    assert ours == _reference_calendar(client, today, config, coach)
