@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from icalendar import Timezone
-
 LIMIT = 75
 UTC_NAMES = {"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "Etc/UCT", "UCT"}
 """Zones icalendar writes as UTC times (a trailing Z) with no VTIMEZONE."""
@@ -58,6 +56,8 @@ def local(value: dt.datetime) -> str:
 @lru_cache(maxsize=8)
 def vtimezone(tzid: str) -> str:
     """The zone's VTIMEZONE component (its offsets and transitions), from icalendar."""
+    from icalendar import Timezone  # imported here: most builds write no timed session
+
     return Timezone.from_tzid(tzid).to_ical().decode("utf-8")
 
 

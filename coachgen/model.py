@@ -178,8 +178,9 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
     """Assemble the model from parsed notes (`client.md` and session notes by path).
 
     `dated_ids(slug)` says whether a client's session ids are the date alone (a site with a
-    password, whose paths must not carry titles). `memo`, kept by a watcher between builds,
-    reuses a client whose notes are the very same objects as last time."""
+    password, whose paths must not carry titles). `memo`, kept between builds, reuses a
+    client whose notes are the same (by content where a note knows its `sha`, else the
+    very same objects) as last time."""
     problems: list[Problem] = []
     profiles = _profiles(notes, problems)
     by_ref = {}
@@ -218,7 +219,7 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
         if profile.private:
             continue
         dated = dated_ids(slug)
-        key = (folder, name, slug, id(profile), tuple(id(n) for n in members[folder]), today, dated)
+        key = (folder, name, slug, profile.sha or id(profile), tuple((n.path, n.sha or id(n)) for n in members[folder]), today, dated)
         if key in previous:
             client, found = previous[key]
         else:

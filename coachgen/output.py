@@ -76,7 +76,7 @@ class Output:
     def fresh(self, rel: str, key: str | None) -> bool:
         """The file was made from inputs with this key, and is still there: no need to render it."""
         known = self.known.get(rel)
-        if key is None or not known or known[1:] != [key] or not (self.out / rel).exists():
+        if key is None or not known or known[1:] != [key] or not os.path.exists(f"{self.out}/{rel}"):
             return False
         self.manifest[rel] = known
         return True
@@ -161,21 +161,29 @@ class Output:
         return removed
 
     def prune(self, planned: set[str]) -> list[str]:
-        """Remove every file under the client and coach folders that the plan no longer holds."""
-        removed = []
-        for root_name in ROOTS:
-            root = self.out / root_name
-            if not root.is_dir():
-                continue
-            for folder, dirs, files in os.walk(root, topdown=False):
-                for name in files:
-                    path = Path(folder) / name
-                    rel = path.relative_to(self.out).as_posix()
-                    if rel not in planned:
-                        path.unlink()
-                        removed.append(rel)
-                for name in dirs:
-                    sub = Path(folder) / name
-                    if not any(sub.iterdir()):
-                        sub.rmdir()
+        """Remove every file under the client and coach folders that the plan no longer holds,
+        and the folders that leaves empty."""
+        removed: list[str] = []
+
+        def walk(folder: str, rel: str) -> bool:
+            """Prune one folder; True if it is left empty."""
+            empty = True
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    child = f"{rel}/{entry.name}"
+                    if entry.is_dir(follow_symlinks=False):
+                        if walk(entry.path, child):
+                            os.rmdir(entry.path)
+                        else:
+                            empty = False
+                    elif child in planned:
+                        empty = False
+                    else:
+                        os.unlink(entry.path)
+                        removed.append(child)
+            return empty
+
+        for root in ROOTS:
+            if (self.out / root).is_dir():
+                walk(str(self.out / root), root)
         return sorted(removed)

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import posixpath
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable
 from html import escape
 from urllib.parse import unquote
@@ -22,6 +22,7 @@ ASSETS = ("style.css", "app.js", "icon.svg")
 LOCK_JS = "lock.js"
 PLOTLY = "plotly.min.js"
 MAX_EMBED_DEPTH = 3
+ROBOTS = b"User-agent: *\nDisallow: /\n"
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,14 @@ def _site(config: Config) -> dict:
     return {"title": config.title, "coach": config.coach}
 
 
+def _without_html(session: Session) -> tuple:
+    """The session's fields but its HTML (a page's key holds the resolved body instead)."""
+    return tuple(getattr(session, name) for name in _SESSION_FIELDS)
+
+
+_SESSION_FIELDS = tuple(f.name for f in fields(Session) if f.name != "html")
+
+
 def digest(*parts: object) -> str:
     """A stable digest of model objects: frozen dataclasses, dates, strings and numbers all
     have a deterministic repr."""
@@ -276,6 +285,7 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     ]
     sessions = client.sessions
     actions = {a.key: a for a in client.actions}
+    action_text = {a.key: repr(a) for a in client.actions}  # each action once, not once per page
     labels = {m.spec.key: m.spec for m in client.metrics}
     for i, session in enumerate(sessions):
         context = {
@@ -289,9 +299,10 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
             "updated": (updated or {}).get(session.path),
         }
         neighbours = [(s.url, s.title) for s in (context["previous"], context["next"]) if s]
-        key = digest("session", shared, client.name, client.slug, replace(session, html=""), context["body"],
-                     context["actions_set"], context["actions_touched"], context["values"], neighbours,
-                     context["updated"])
+        key = digest("session", shared, client.name, client.slug, _without_html(session),
+                     hashlib.sha256(context["body"].encode("utf-8", "surrogatepass")).hexdigest(),
+                     [action_text[k] for k in session.actions_set], [action_text[k] for k in session.actions_touched],
+                     context["values"], neighbours, context["updated"])
         pages.append(Page(root + session.url + "index.html", client, "session.html", context,
                           notes=resolver.embedded_notes(session), key=key))
     pages.append(Page(root + "data.json", client, data=lambda: data_json(client, model.today), key=digest("data", whole)))
@@ -302,7 +313,7 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     if locked:
         pages = [replace(p, path=p.path + (".enc" if p.copy_from else ""), sealed=True) for p in pages]
         pages.append(Page(root + "assets/" + LOCK_JS, client, asset=LOCK_JS))
-    pages.append(Page(root + "robots.txt", client, data=b"User-agent: *\nDisallow: /\n"))
+    pages.append(Page(root + "robots.txt", client, data=ROBOTS, key=digest("robots", ROBOTS)))
     pages += [Page(root + "assets/" + name, client, asset=name) for name in ASSETS]
     if charted:
         pages.append(Page(root + "assets/" + PLOTLY, client, asset=PLOTLY))

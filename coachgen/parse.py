@@ -95,6 +95,8 @@ class Note:
     engagement: dict = field(default_factory=dict)
     email: str | None = None
     """The client's address, for `coachgen digest --send` only: never published."""
+    sha: str = ""
+    """The SHA-256 of the file as read, where the reader knows it (a model's memo key)."""
 
 
 CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "private", "engagement"}

@@ -14,6 +14,7 @@ from .pages import PLOTLY, Page
 from .privacy import strip_metadata
 
 
+@lru_cache(maxsize=1)
 def templates_dir() -> Path:
     """Templates ship inside the wheel as `coachgen/templates`; in a checkout they sit beside it."""
     here = Path(__file__).resolve().parent
@@ -121,9 +122,18 @@ def plural(n: int, word: str) -> str:
     return _count(n, word)
 
 
+def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
 @lru_cache(maxsize=8)
-def environment(overrides: Path | None) -> jinja2.Environment:
-    """Vault overrides (`templates/` in the vault) first, then the built-in templates."""
+def environment(overrides: Path | None, compiled: Path | None = None) -> jinja2.Environment:
+    """Vault overrides (`templates/` in the vault) first, then the built-in templates.
+    `compiled` keeps the templates compiled between runs (Jinja checks each one's source)."""
     loaders: list[jinja2.BaseLoader] = []
     if overrides is not None and overrides.is_dir():
         loaders.append(jinja2.FileSystemLoader(str(overrides)))
@@ -135,6 +145,7 @@ def environment(overrides: Path | None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_bytecode_cache(compiled) if compiled is not None else None,
     )
     env.filters.update(day=day, short_day=short_day, num=num, metric_value=metric_value)
     env.globals.update(due_phrase=due_phrase, ago=ago, plural=plural)

@@ -14,7 +14,7 @@ import hashlib
 import os
 import pickle
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -28,7 +28,9 @@ from . import history, output, parallel, privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error
 
-CACHE = f"{config_mod.STATE_DIR}/cache/notes.pickle"
+CACHE = f"{config_mod.STATE_DIR}/cache"
+"""The parse cache, one file per client folder (a save rewrites only its own), and the
+last plan of each client."""
 RECENT_NS = 2_000_000_000
 """A file changed this recently may change again within the file system's time
 resolution with its size unchanged: its stamp alone is not trusted."""
@@ -75,10 +77,10 @@ def build(
     git: bool = True,
 ) -> Result:
     """Build every client's site (or, with `write=False`, only report problems)."""
-    builder = Builder(vault_dir, out=out, today=today, disk_cache=write, git=git)
     collecting = gc.isenabled()
     gc.disable()  # a one-off build makes few cycles: the collector's scans of a big heap are pure cost
     try:
+        builder = Builder(vault_dir, out=out, today=today, disk_cache=write, git=git)
         return builder.build(write=write, progress=progress)
     finally:
         if collecting:
@@ -111,7 +113,12 @@ class Builder:
         self.files: pages_mod.Files | None = None
         self.files_key: tuple | None = None
         self.plans: dict[str, tuple] = {}
-        """Each client's last plan: (its model object, the settings it was planned under, pages)."""
+        """Each client's last plan: (the fingerprint of its inputs, its pages, or as recorded on disk)."""
+        self.recorded: set[int] = set()
+        """Pages taken from the disk's record of the last plan: they must be in the output already."""
+        self.replanned = False
+        self.dirty: set[str] = set()
+        """Cache shards whose notes changed since they were saved."""
         self.git = git
         """Show when each note last changed, from git's history (read again when HEAD moves)."""
         self.git_head: str | None = None
@@ -143,7 +150,7 @@ class Builder:
             return Result(sorted(problems))
         settings = (config.allow_html,)
         if settings != self.settings:  # notes parsed under other settings are parsed again
-            self.parsed, self.last_good, self.settings = {}, {}, settings
+            self.parsed, self.last_good, self.memo, self.settings = {}, {}, {}, settings
         listing = self._scan(config, out_dir, changed)
         done("scan")
         notes, touched = self._parse(config, listing)
@@ -154,7 +161,9 @@ class Builder:
             notes = self._with_last_good(notes)
         passwords = passwords_mod.Passwords(config.vault)
         today = self.today or today_in(config.zone)
+        known = set(self.memo)
         model = model_mod.build(notes, today, dated_ids=lambda slug: passwords.get(slug) is not None, memo=self.memo)
+        self.dirty.update(f"{model_mod.CLIENTS_DIR}/{key[0]}" for key in self.memo.keys() - known)
         problems += model.problems
         problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
         done("model")
@@ -167,20 +176,28 @@ class Builder:
         done("plan")
         if write:
             locks = passwords_mod.locks(config.vault, secrets)
-            env = render.environment(config.vault / vault.OVERRIDES_DIR)
-            self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
-                        full=changed is None)
+            env = render.environment(config.vault / vault.OVERRIDES_DIR, config.vault / config_mod.STATE_DIR / "templates")
+            try:
+                self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
+                            full=changed is None)
+            except _Stale:  # a page the last build recorded is gone from the output: plan in full
+                self.plans = {}
+                plan, reused = self._plan(model, config, listing, secrets, templates)
+                privacy.check_plan(plan)
+                self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
+                            full=changed is None)
             done("write")
             stages["write"] -= stages["render"]
-            if self.disk_cache and touched and self.save_cache:
+            if self.disk_cache and self.save_cache:
                 self._save_cache()
                 done("cache")
         result.seconds = time.perf_counter() - started
         return result
 
     def _plan(self, model, config, listing, secrets, templates) -> tuple[list[pages_mod.Page], list[pages_mod.Page]]:
-        """Plan every client's pages; a client whose model object and settings are those of the
-        previous build keeps its plan (and its pages, their keys)."""
+        """Plan every client's pages; a client whose inputs are those of the previous build
+        keeps its plan: its pages while watching, or from the disk the paths and keys the last
+        build recorded (pages that are only checked against the output, see `_Stale`)."""
         files_key = (tuple(listing.files), tuple((p, s) for p, s in listing.files.items() if not p.endswith(".md")))
         if files_key != self.files_key:
             self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
@@ -188,21 +205,39 @@ class Builder:
             head = history.head(config.vault)
             if head != self.git_head:
                 self.git_head, self.updated = head, history.last_changed(config.vault) if head else {}
-        shared = (config, model.today, templates, self.files_key, self.git_head)
+        shared = pages_mod.digest(code_digest(), config, model.today, templates)
         plan, reused, plans = [], [], {}
         for client in model.clients:
-            settings = (shared, secrets.get(client.slug))
+            locked = client.slug in secrets
+            fingerprint = self._fingerprint(client, shared, locked, listing)
             previous = self.plans.get(client.slug)
-            if previous and previous[0] is client and previous[1] == settings:
-                pages = previous[2]
+            if previous and previous[0] == fingerprint:
+                pages = previous[1]
+                if pages and isinstance(pages[0], tuple):
+                    pages = [pages_mod.Page(path, client, copy_from=copy_from, asset=asset, notes=notes, sealed=sealed,
+                                            key=key) for path, copy_from, asset, notes, sealed, key in pages]
+                    self.recorded.update(id(page) for page in pages)
                 reused += pages
             else:
-                pages = pages_mod.client_pages(client, model, config, self.files, client.slug in secrets, self.updated)
-            plans[client.slug] = (client, settings, pages)
+                pages = pages_mod.client_pages(client, model, config, self.files, locked, self.updated)
+                self.replanned = True
+            plans[client.slug] = (fingerprint, pages)
             plan += pages
+        self.replanned |= plans.keys() != self.plans.keys()
         self.plans = plans
-        dashboards = [pages[0].key for _, _, pages in plans.values()]
+        dashboards = [pages[0].key for _, pages in plans.values()]
         return plan + pages_mod.coach_pages(model, config, passwords_mod.COACH in secrets, dashboards), reused
+
+    def _fingerprint(self, client: model_mod.Client, shared: str, locked: bool, listing: vault.Listing) -> str:
+        """Everything a client's pages are made from: the build's settings, its notes (by
+        content), when git last changed them, and the files its notes may link or embed."""
+        notes = [f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"] + [s.path for s in client.sessions]
+        files = self.files.by_folder.get(client.folder, ()) + self.files.shared
+        return pages_mod.digest(
+            shared, client.folder, client.slug, locked,
+            [(path, self.parsed[path].sha if path in self.parsed else None, self.updated.get(path)) for path in notes],
+            [(path, listing.files.get(path)) for path in files],
+        )
 
     # ------------------------------------------------------------ reading and parsing
 
@@ -230,8 +265,7 @@ class Builder:
             del self.parsed[path]
             self.last_good.pop(path, None)
         now = time.time_ns()
-        todo: list[tuple[str, bytes]] = []
-        digests: list[str] = []
+        todo: list[tuple[str, bytes, str]] = []
         for path in listing.notes:
             stamp = listing.files[path]
             cached = self.parsed.get(path)
@@ -247,17 +281,19 @@ class Builder:
                 continue
             sha = hashlib.sha256(data).hexdigest()
             if cached and cached.sha == sha:
-                cached.stamp = stamp
+                if cached.stamp != stamp:
+                    cached.stamp = stamp
+                    self.dirty.add(_shard(path))
                 if cached.note is not None:
                     notes[path] = cached.note
                 continue
-            todo.append((path, data))
-            digests.append(sha)
-        for (path, _), sha, note in zip(todo, digests, parallel.map(_parse_one, todo, config.allow_html)):
+            todo.append((path, data, sha))
+        for (path, _, sha), note in zip(todo, parallel.map(_parse_one, todo, config.allow_html)):
             self.parsed[path] = _Parsed(listing.files[path], sha, note)
             touched.append(path)
             if note is not None:
                 notes[path] = note
+        self.dirty.update(_shard(path) for path in touched)
         return {p: notes[p] for p in listing.notes if p in notes}, sorted(touched)
 
     def _with_last_good(self, notes: dict[str, Note]) -> dict[str, Note]:
@@ -273,13 +309,21 @@ class Builder:
         return kept
 
     def _load_cache(self) -> None:
-        try:
-            with open(self.vault_dir / CACHE, "rb") as fh:
-                version, settings, parsed = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError):
-            return
-        if version == code_digest():
-            self.settings, self.parsed = settings, parsed
+        folder = self.vault_dir / CACHE
+        plans = _load(folder / "plans.pickle")
+        if plans is not None:
+            self.plans = plans
+        for path in sorted(folder.glob("notes-*.pickle")):
+            shard = _load(path)
+            if shard is None:
+                continue
+            settings, parsed, memo = shard
+            if self.settings not in (None, settings):
+                self.parsed, self.memo, self.settings = {}, {}, None
+                return
+            self.settings = settings
+            self.parsed.update(parsed)
+            self.memo.update(memo)
 
     def save(self) -> None:
         """Keep the parse cache under `.coachgen/` for the next run."""
@@ -287,12 +331,29 @@ class Builder:
             self._save_cache()
 
     def _save_cache(self) -> None:
-        path = self.vault_dir / CACHE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump((code_digest(), self.settings, self.parsed), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        """Save the shards whose notes changed, and the plans if a client was planned anew."""
+        folder = self.vault_dir / CACHE
+        folder.mkdir(parents=True, exist_ok=True)
+        shards: dict[str, tuple[dict, dict]] = {name: ({}, {}) for name in self.dirty}
+        if self.dirty:
+            for path, parsed in self.parsed.items():
+                if (name := _shard(path)) in shards:
+                    shards[name][0][path] = parsed
+            for key, client in self.memo.items():  # in the shard of its notes, which share its HTML
+                if (name := f"{model_mod.CLIENTS_DIR}/{key[0]}") in shards:
+                    shards[name][1][key] = client
+        for name, (parsed, memo) in shards.items():
+            target = folder / f"notes-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
+            if parsed:
+                _dump(target, (self.settings, parsed, memo))
+            else:
+                target.unlink(missing_ok=True)
+        self.dirty = set()
+        if self.replanned:
+            stubs = {slug: (fingerprint, [(p.path, p.copy_from, p.asset, p.notes, p.sealed, p.key) for p in pages])
+                     for slug, (fingerprint, pages) in self.plans.items()}
+            _dump(folder / "plans.pickle", stubs)
+            self.replanned = False
 
     # ------------------------------------------------------------ writing
 
@@ -301,19 +362,23 @@ class Builder:
         """Render what changed into staging, then move it into place and prune (see output.py).
         Pages of clients planned unchanged by this Builder are carried over unless `full`."""
         carried = set() if full else {id(p) for p in reused}
+        seals = {site: hashlib.sha256(lock.master + lock.salt).hexdigest() for site, lock in locks.items()}
         with output.build_lock(config.vault), output.Output(config.vault, out_dir) as out:
             todo: list[tuple[int, str | None]] = []
             for i, page in enumerate(plan):
                 if id(page) in carried and out.carry(page.path):
                     continue
+                recorded = id(page) in self.recorded
                 if page.asset is not None and not page.sealed:
                     source = render.asset_path(page.asset)
                     st = source.stat()
                     if out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}"):
                         result.written.append(page.path)
                     continue
-                key = _key(page, templates, locks.get(_site_of(page)), listing)
+                key = _key(page, templates, seals.get(_site_of(page), ""), listing)
                 if not out.fresh(page.path, key):
+                    if recorded:
+                        raise _Stale(page.path)
                     todo.append((i, key))
             tick = (lambda n: progress(n, len(todo))) if progress else None
             rendering = time.perf_counter()
@@ -323,6 +388,33 @@ class Builder:
                 if out.record(plan[i].path, digest, wrote, key):
                     result.written.append(plan[i].path)
             result.removed = out.commit({p.path for p in plan}, walk=full)
+
+
+class _Stale(Exception):
+    """A page known only by the last build's record is not in the output as recorded."""
+
+
+def _shard(path: str) -> str:
+    """The cache shard of a note: its client's folder, or one shard for the rest of the vault."""
+    parts = path.split("/", 2)
+    return f"{parts[0]}/{parts[1]}" if parts[0] == model_mod.CLIENTS_DIR and len(parts) == 3 else ""
+
+
+def _load(path: Path):
+    """A cache file written by this very code, or None."""
+    try:
+        with open(path, "rb") as fh:
+            version, data = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError):
+        return None
+    return data if version == code_digest() else None
+
+
+def _dump(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump((code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 def _site_of(page: pages_mod.Page) -> str:
@@ -336,19 +428,20 @@ def _render_one(i: int) -> tuple[str, bool]:
     return out.stage(page.path, render.render(page, env, vault_dir, locks.get(_site_of(page))))
 
 
-def _parse_one(item: tuple[str, bytes]) -> Note | None:
-    path, data = item
+def _parse_one(item: tuple[str, bytes, str]) -> Note | None:
+    path, data, sha = item
     folder = model_mod.client_folder(path)
-    return parse_note(
+    note = parse_note(
         path,
         data,
         is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
         in_client_folder=folder is not None,
         allow_html=parallel.shared(),
     )
+    return note if note is None else replace(note, sha=sha)
 
 
-def _key(page: pages_mod.Page, templates: str, lock, listing: vault.Listing) -> str | None:
+def _key(page: pages_mod.Page, templates: str, seal: str, listing: vault.Listing) -> str | None:
     """The page's own key, with what every page depends on: coachgen, its templates, the lock."""
     own = page.key
     if page.copy_from is not None:
@@ -356,5 +449,5 @@ def _key(page: pages_mod.Page, templates: str, lock, listing: vault.Listing) -> 
         own = pages_mod.digest("file", page.copy_from, stamp)
     if own is None:
         return None
-    sealed = hashlib.sha256(lock.master + lock.salt).hexdigest() if page.sealed and lock else ""
-    return pages_mod.digest(code_digest(), templates, sealed, page.path, own)
+    sealed = seal if page.sealed else ""
+    return hashlib.sha256(f"{code_digest()}\0{templates}\0{sealed}\0{page.path}\0{own}".encode()).hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,9 +32,12 @@ class Listing:
         return sorted(p for p in self.files if p.endswith(".md") and not p.startswith(OVERRIDES_DIR + "/"))
 
 
+_TEMP = re.compile("|".join(fnmatch.translate(pattern) for pattern in TEMP_PATTERNS))
+
+
 def is_ignored_name(name: str) -> bool:
     """Hidden files and folders and editor temporaries."""
-    return name.startswith(".") or any(fnmatch.fnmatchcase(name, pat) for pat in TEMP_PATTERNS)
+    return name.startswith(".") or _TEMP.match(name) is not None
 
 
 def scan(vault: Path, out_dir: Path) -> Listing:

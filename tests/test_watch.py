@@ -3,6 +3,7 @@ real watchdog observer; and the property that incremental output equals a clean 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import threading
@@ -80,25 +81,49 @@ def apply(edit: str, vault: Path, step: int) -> set[str]:
     return {pick}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits=EDITS, hints=st.booleans())
-def test_incremental_output_equals_a_clean_build(tmp_path_factory, edits, hints):
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=EDITS, mode=st.sampled_from(["watch, told what changed", "watch, scanning", "build, a process each"]))
+def test_incremental_output_equals_a_clean_build(tmp_path_factory, edits, mode):
+    """A watcher's Builder (told the changed paths, or scanning), or `coachgen build` run
+    again and again (a new Builder each time, with only the cache under `.coachgen/`)."""
     tmp = tmp_path_factory.mktemp("prop")
     vault = write_files(tmp / "vault", BASE)
     out = tmp / "out"
-    builder = site.Builder(vault, out=out, today=TODAY)
-    builder.build()
+    hints = mode == "watch, told what changed"
+    processes = mode == "build, a process each"
+    builder = site.Builder(vault, out=out, today=TODAY, disk_cache=processes)
+
+    def build(changed: set[str]):
+        nonlocal builder
+        if processes:
+            builder = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+        return builder.build(changed=changed if hints else None)
+
+    build(set())
     for step, edit in enumerate(edits):
         touched = apply(edit, vault, step)
-        builder.build(changed=touched if hints else None)
+        build(touched)
         assert all_output(out) == clean(vault, tmp), f"after {edits[:step + 1]}"
-    again = builder.build(changed=set() if hints else None)
+    again = build(set())
     assert again.written == [] and again.removed == []
     # one client's edit writes nothing under another client's folder
     bob = vault / "clients/bob/client.md"
     bob.write_text(bob.read_text().replace("Bob", "Robert"))
-    written = builder.build(changed={"clients/bob/client.md"} if hints else None).written
+    written = build({"clients/bob/client.md"}).written
     assert written and all(not p.startswith("clients/ada/") for p in written)
+
+
+def test_a_page_gone_from_the_output_is_made_again(tmp_path):
+    """The next build trusts its record of unchanged clients only while the output holds it."""
+    vault = write_files(tmp_path / "vault", BASE)
+    out = tmp_path / "out"
+    site.build(vault, out=out, today=TODAY, git=False)
+    before = all_output(out)
+    gone = out / "clients/ada/index.html"
+    gone.unlink()
+    result = site.build(vault, out=out, today=TODAY, git=False)
+    assert result.written == ["clients/ada/index.html"]
+    assert all_output(out) == before
 
 
 # ---------------------------------------------------------------- real editors, real events
@@ -333,3 +358,39 @@ def test_C7_a_missed_event_is_caught_up_by_the_reconcile(tmp_path):
     builder.build(changed=set())  # an event-driven build that heard of nothing
     builder.build(changed=None)  # the reconcile: a full scan
     assert b"Changed while the watcher was away." in (tmp_path / "out/clients/ada/sessions/2026-01-05-start/index.html").read_bytes()
+
+
+def test_a_rebuild_plans_only_the_clients_whose_inputs_changed(tmp_path, monkeypatch):
+    """`coachgen build` run again plans no client whose notes, files and settings are as
+    they were: their pages are known from the last build's record."""
+    from coachgen import pages
+
+    vault = write_files(tmp_path / "vault", BASE)
+    out = tmp_path / "out"
+    site.build(vault, out=out, today=TODAY, git=False)
+    planned = []
+    real = pages.client_pages
+    monkeypatch.setattr(pages, "client_pages", lambda client, *a, **k: planned.append(client.slug) or real(client, *a, **k))
+    assert site.build(vault, out=out, today=TODAY, git=False).written == []
+    assert planned == []
+    note = vault / "clients/ada/s/2026-01-12 Next.md"
+    note.write_text(note.read_text() + "\nA new line.\n")
+    assert site.build(vault, out=out, today=TODAY, git=False).written
+    assert planned == ["ada"]
+    site.build(vault, out=out, today=TODAY + dt.timedelta(days=1), git=False)
+    assert planned == ["ada", "ada", "bob"]  # a new day changes every status
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["one Builder", "a process each"])
+def test_turning_allow_html_on_parses_every_note_again(tmp_path, processes):
+    files = {**BASE, "clients/ada/s/2026-01-19 Raw.md": "Some <mark>marked</mark> words.\n\n- [ ] Raw task\n"}
+    vault = write_files(tmp_path / "vault", files)
+    out = tmp_path / "out"
+    builder = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+    builder.build()
+    write_files(vault, {"coachgen.toml": "allow_html = true\n"})
+    if processes:
+        builder = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+    builder.build()
+    assert all_output(out) == clean(vault, tmp_path)
+    assert b"<mark>marked</mark>" in (out / "clients/ada/sessions/2026-01-19-raw/index.html").read_bytes()
