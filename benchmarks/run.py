@@ -6,7 +6,8 @@ Needs `hugo` (Debian's package) and `mkdocs` (pip) on the PATH. For each size it
 vault with ../shared/bench/make_vault.py (1,000 notes: 20 clients x 50 sessions; 10,000: 100 x
 100), then, each round, builds it cold with coachgen (no output, no cache), Hugo (the minimal
 site in benchmarks/peers/hugo/, one page per note) and MkDocs (default theme, one page per
-note), alternating, and measures wall time and the peak memory of the whole process tree.
+note), alternating, and measures wall time and the peak memory of the whole process tree (summed
+proportional set sizes).
 It also measures coachgen's rebuild with nothing changed and after one note was edited, and
 records coachgen's stage breakdown. Medians, min-max and per-round ratios go to RESULTS.md.
 A benchmark, not a test: nothing here asserts a time.
@@ -40,14 +41,16 @@ TARGETS = """| figure | target | floor |
 | time per note from 1,000 to 10,000 notes | flat (within 20%) | within 50% |"""
 
 
-def tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def tree_memory_kb(pid: int) -> int:
+    """Memory of a process and all its descendants, from /proc: the sum of their proportional
+    set sizes, so that a page forked workers share with their parent counts once (summed
+    resident sizes would count it once per process)."""
     total, pending = 0, [pid]
     while pending:
         p = pending.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
-                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("Pss:")), 0)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     pending += [int(c) for c in fh.read().split()]
@@ -64,7 +67,7 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
                             env={**os.environ, **(env or {})})
     peak = 0
     while proc.poll() is None:
-        peak = max(peak, tree_rss_kb(proc.pid))
+        peak = max(peak, tree_memory_kb(proc.pid))
         if timeout and time.perf_counter() - started > timeout:
             proc.kill()
             proc.wait()
@@ -140,7 +143,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     opts = parser.parse_args()
     opts.work.mkdir(parents=True, exist_ok=True)
-    report = ["# Benchmark results", "", machine(), ""]
+    report = ["# Benchmark results", "", machine(),
+              "- peak memory: the largest sum of proportional set sizes (PSS) over the build's process tree,"
+              " sampled every 20 ms (a page that forked workers share counts once)", ""]
     per_note = {}
     summary = {}
     for size in [int(s) for s in opts.sizes.split(",")]:

@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import pickle
+import posixpath
 import shutil
 from pathlib import Path
 
@@ -55,11 +56,12 @@ class Output:
         except (OSError, ValueError, EOFError, pickle.UnpicklingError):
             self.known = {}
         self.manifest: dict[str, list] = {}
-        self.staged: list[tuple[Path, str]] = []
+        self.staged: list[tuple[str, str]] = []
         self.shared: dict[str, list[str]] = {}
 
     def __enter__(self) -> "Output":
         shutil.rmtree(self.staging, ignore_errors=True)  # what a killed build left behind
+        self.staging.mkdir(parents=True)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -92,16 +94,20 @@ class Output:
         known = self.known.get(rel)
         if known and known[0] == digest and (self.out / rel).exists():
             return digest, False
-        staged = self.staging / rel
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        staged.write_bytes(data)
+        with open(self._staged(rel), "wb") as fh:
+            fh.write(data)
         return digest, True
+
+    def _staged(self, rel: str) -> str:
+        """Where `rel` waits in the staging folder: one flat folder, so that staging a file
+        makes no folders (and removing the staging folder walks none)."""
+        return f"{self.staging}/{hashlib.sha256(rel.encode()).hexdigest()[:32]}"
 
     def record(self, rel: str, digest: str, staged: bool, key: str | None = None) -> bool:
         """Note in the manifest what `stage` did; the staged file moves into place at commit."""
         self.manifest[rel] = [digest, key] if key else [digest]
         if staged:
-            self.staged.append((self.staging / rel, rel))
+            self.staged.append((self._staged(rel), rel))
         return staged
 
     def copy(self, rel: str, source: Path, stamp: str) -> bool:
@@ -113,8 +119,7 @@ class Output:
         known = self.known.get(rel)
         if known and known[0] == stamp and (self.out / rel).exists():
             return False
-        staged = self.staging / rel
-        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged = self._staged(rel)
         shutil.copyfile(source, staged)
         self.staged.append((staged, rel))
         return True
@@ -122,11 +127,14 @@ class Output:
     def commit(self, planned: set[str], walk: bool = True) -> list[str]:
         """Move every staged file into place, share the copies, prune, save the manifest.
         Without `walk`, pruning removes only what the previous manifest lists."""
+        made: set[str] = set()
         for staged, rel in self.staged:
-            target = self.out / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+            folder = posixpath.dirname(rel)
+            if folder not in made:
+                os.makedirs(f"{self.out}/{folder}", exist_ok=True)
+                made.add(folder)
             os.chmod(staged, 0o644)
-            os.replace(staged, target)
+            os.replace(staged, f"{self.out}/{rel}")
         for first, *others in self.shared.values():
             for rel in others:
                 target = self.out / rel

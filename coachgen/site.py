@@ -265,11 +265,14 @@ class Builder:
             del self.parsed[path]
             self.last_good.pop(path, None)
         now = time.time_ns()
-        todo: list[tuple[str, bytes, str]] = []
+        todo: list[tuple[str, bytes | None, str | None]] = []
         for path in listing.notes:
             stamp = listing.files[path]
             cached = self.parsed.get(path)
-            if cached and cached.stamp == stamp and now - stamp.mtime_ns > RECENT_NS:
+            if cached is None:
+                todo.append((path, None, None))  # read by the worker that parses it
+                continue
+            if cached.stamp == stamp and now - stamp.mtime_ns > RECENT_NS:
                 if cached.note is not None:
                     notes[path] = cached.note
                 continue
@@ -280,7 +283,7 @@ class Builder:
                 touched.append(path)
                 continue
             sha = hashlib.sha256(data).hexdigest()
-            if cached and cached.sha == sha:
+            if cached.sha == sha:
                 if cached.stamp != stamp:
                     cached.stamp = stamp
                     self.dirty.add(_shard(path))
@@ -288,9 +291,10 @@ class Builder:
                     notes[path] = cached.note
                 continue
             todo.append((path, data, sha))
-        for (path, _, sha), note in zip(todo, parallel.map(_parse_one, todo, config.allow_html)):
-            self.parsed[path] = _Parsed(listing.files[path], sha, note)
+        for (path, _, _), (sha, note) in zip(todo, parallel.map(_parse_one, todo, (config.vault, config.allow_html))):
             touched.append(path)
+            if sha is not None:  # a file that could not be read is tried again next time
+                self.parsed[path] = _Parsed(listing.files[path], sha, note)
             if note is not None:
                 notes[path] = note
         self.dirty.update(_shard(path) for path in touched)
@@ -428,17 +432,25 @@ def _render_one(i: int) -> tuple[str, bool]:
     return out.stage(page.path, render.render(page, env, vault_dir, locks.get(_site_of(page))))
 
 
-def _parse_one(item: tuple[str, bytes, str]) -> Note | None:
+def _parse_one(item: tuple[str, bytes | None, str | None]) -> tuple[str | None, Note | None]:
+    """(The file's SHA-256, its note), reading the file first if the parent did not."""
     path, data, sha = item
+    vault_dir, allow_html = parallel.shared()
+    if data is None:
+        try:
+            data = vault.read_bytes(vault_dir, path)
+        except OSError as exc:
+            return None, Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
+        sha = hashlib.sha256(data).hexdigest()
     folder = model_mod.client_folder(path)
     note = parse_note(
         path,
         data,
         is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
         in_client_folder=folder is not None,
-        allow_html=parallel.shared(),
+        allow_html=allow_html,
     )
-    return note if note is None else replace(note, sha=sha)
+    return sha, note if note is None else replace(note, sha=sha)
 
 
 def _key(page: pages_mod.Page, templates: str, seal: str, listing: vault.Listing) -> str | None:
