@@ -47,6 +47,12 @@ class Page:
     as we wrote it), the page is neither rendered nor written again."""
 
     @property
+    def recorded(self) -> bool:
+        """Known only by the last build's record of its path and key (see site.py): it can be
+        kept as the output holds it, but not made."""
+        return self.template is None and self.data is None and self.copy_from is None and self.asset is None
+
+    @property
     def logical(self) -> str:
         """The path inside its own site (`sessions/2026-01-12/index.html`), as the browser
         names it when it opens the file; the `.enc` of an encrypted attachment left off."""

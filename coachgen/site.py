@@ -114,8 +114,6 @@ class Builder:
         self.files_key: tuple | None = None
         self.plans: dict[str, tuple] = {}
         """Each client's last plan: (the fingerprint of its inputs, its pages, or as recorded on disk)."""
-        self.recorded: set[int] = set()
-        """Pages taken from the disk's record of the last plan: they must be in the output already."""
         self.replanned = False
         self.dirty: set[str] = set()
         """Cache shards whose notes changed since they were saved."""
@@ -216,7 +214,6 @@ class Builder:
                 if pages and isinstance(pages[0], tuple):
                     pages = [pages_mod.Page(path, client, copy_from=copy_from, asset=asset, notes=notes, sealed=sealed,
                                             key=key) for path, copy_from, asset, notes, sealed, key in pages]
-                    self.recorded.update(id(page) for page in pages)
                 reused += pages
             else:
                 pages = pages_mod.client_pages(client, model, config, self.files, locked, self.updated)
@@ -372,7 +369,6 @@ class Builder:
             for i, page in enumerate(plan):
                 if id(page) in carried and out.carry(page.path):
                     continue
-                recorded = id(page) in self.recorded
                 if page.asset is not None and not page.sealed:
                     source = render.asset_path(page.asset)
                     st = source.stat()
@@ -381,7 +377,7 @@ class Builder:
                     continue
                 key = _key(page, templates, seals.get(_site_of(page), ""), listing)
                 if not out.fresh(page.path, key):
-                    if recorded:
+                    if page.recorded:
                         raise _Stale(page.path)
                     todo.append((i, key))
             tick = (lambda n: progress(n, len(todo))) if progress else None

@@ -124,6 +124,12 @@ def test_a_page_gone_from_the_output_is_made_again(tmp_path):
     result = site.build(vault, out=out, today=TODAY, git=False)
     assert result.written == ["clients/ada/index.html"]
     assert all_output(out) == before
+    # a watcher that started from the record keeps it in memory; a page deleted later is made again too
+    watcher = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+    assert watcher.build().written == []
+    gone.unlink()
+    assert watcher.build().written == ["clients/ada/index.html"]
+    assert all_output(out) == before
 
 
 # ---------------------------------------------------------------- real editors, real events
