@@ -114,6 +114,7 @@ class Builder:
         self.files_key: tuple | None = None
         self.plans: dict[str, tuple] = {}
         """Each client's last plan: (the fingerprint of its inputs, its pages, or as recorded on disk)."""
+        self.fingerprints: dict[str, tuple] = {}
         self.replanned = False
         self.dirty: set[str] = set()
         """Cache shards whose notes changed since they were saved."""
@@ -227,14 +228,22 @@ class Builder:
 
     def _fingerprint(self, client: model_mod.Client, shared: str, locked: bool, listing: vault.Listing) -> str:
         """Everything a client's pages are made from: the build's settings, its notes (by
-        content), when git last changed them, and the files its notes may link or embed."""
+        content), when git last changed them, and the files its notes may link or embed.
+        While watching, the model object of an unchanged client is the same object, and so
+        is its fingerprint as long as the files and git's history are."""
+        inputs = (shared, locked, self.files_key, self.git_head)
+        known = self.fingerprints.get(client.slug)
+        if known and known[0] is client and known[1] == inputs:
+            return known[2]
         notes = [f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"] + [s.path for s in client.sessions]
         files = self.files.by_folder.get(client.folder, ()) + self.files.shared
-        return pages_mod.digest(
+        fingerprint = pages_mod.digest(
             shared, client.folder, client.slug, locked,
             [(path, self.parsed[path].sha if path in self.parsed else None, self.updated.get(path)) for path in notes],
             [(path, listing.files.get(path)) for path in files],
         )
+        self.fingerprints[client.slug] = (client, inputs, fingerprint)
+        return fingerprint
 
     # ------------------------------------------------------------ reading and parsing
 
