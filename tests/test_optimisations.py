@@ -73,7 +73,6 @@ def test_the_parse_cache_and_page_keys_change_nothing(synthetic, tmp_path):
 
 def _reference_calendar(client, today, config, coach=False) -> bytes:
     """The feeds as the icalendar library wrote them before `coachgen.ical` (the slow path)."""
-    import datetime as dt
     import hashlib
 
     from icalendar import Calendar, Event
