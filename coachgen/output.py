@@ -1,11 +1,18 @@
-"""The output folder: staged writes moved into place at the end, a manifest of what was
-written, pruning of what is no longer planned, and a lock against two builds at once.
+"""The output folder: coachgen's alone. Staged writes moved into place by a journaled
+commit, a manifest of what was written, and a lock against two builds at once.
 
-A build renders every changed file into a staging folder first. Only when all of them
-are ready are they moved into place, one atomic rename each, so a build that fails or
-is killed half-way leaves the previous site as it was (its staging folder is removed by
-the next build). The manifest (under `.coachgen/`, never in the output) remembers each
-file's digest, so an unchanged file is neither rewritten nor read back.
+Ownership: the manifest (under `.coachgen/outputs/`, never in the output) lists every file
+a build wrote. A build removes only files that manifest lists, never replaces a file it
+does not list, and refuses (`NotOurs`, before writing anything) an existing folder that is
+not empty and has no manifest.
+
+Crash safety: a build renders every changed file into a staging folder outside the
+published tree. Only when all of them are ready does it write a journal (every move and
+removal, and the new manifest; fsync'd), then carries it out and deletes it. A build
+killed before the journal is complete left the output as it was; one killed after it is
+finished by the next build, which rolls the journal forward first: so each site ends up
+wholly old or wholly new. The manifest also remembers each file's digest, so an unchanged
+file is neither rewritten nor read back.
 """
 
 from __future__ import annotations
@@ -22,11 +29,18 @@ from pathlib import Path
 from .config import STATE_DIR
 
 STAGING = ".coachgen-staging"
-ROOTS = ("clients", "coach")
+LITTER = {STAGING, ".DS_Store", "Thumbs.db", "desktop.ini"}
+"""What a folder may hold and still count as empty: our own staging (see `staging_folder`),
+and what a file manager leaves in a folder it merely opened (never removed, never replaced)."""
 
 
 class Busy(RuntimeError):
     """Another coachgen build is writing this vault's output."""
+
+
+class NotOurs(RuntimeError):
+    """The output holds files coachgen did not write where this build would write: it
+    refuses, with nothing written."""
 
 
 @contextlib.contextmanager
@@ -47,25 +61,67 @@ def build_lock(vault: Path):
 class Output:
     def __init__(self, vault: Path, out_dir: Path):
         self.out = out_dir
-        self.staging = out_dir / STAGING
         key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
         self.manifest_path = vault / STATE_DIR / "outputs" / f"{key}.pickle"
+        self.journal_path = vault / STATE_DIR / "outputs" / f"{key}.journal"
+        self.staging = staging_folder(vault / STATE_DIR / "staging" / key, out_dir.resolve())
+        self._load()
+        self.manifest: dict[str, list] = {}
+        self.staged: list[tuple[str, str]] = []
+        self.shared: dict[str, str] = {}
+        """A file holding each shared asset (by stamp), in place or staged, to link copies to."""
+
+    def _load(self) -> None:
+        """Read the last build's manifest; `owned` says whether there is one to trust."""
         try:
             with open(self.manifest_path, "rb") as fh:
                 self.known: dict[str, list] = pickle.load(fh)
+            self.owned = True
         except (OSError, ValueError, EOFError, pickle.UnpicklingError):
-            self.known = {}
-        self.manifest: dict[str, list] = {}
-        self.staged: list[tuple[str, str]] = []
-        self.shared: dict[str, list[str]] = {}
+            self.known, self.owned = {}, False  # fail closed: an unreadable manifest is none
 
     def __enter__(self) -> "Output":
-        shutil.rmtree(self.staging, ignore_errors=True)  # what a killed build left behind
+        self._recover()
+        self._refuse_if_not_ours()
+        # what a build that failed before its commit left; also a staging folder inside the
+        # output, from an older coachgen or an output that is a mount point (ours: the
+        # output is owned, or holds nothing else)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        shutil.rmtree(self.out / STAGING, ignore_errors=True)
         self.staging.mkdir(parents=True)
         return self
 
     def __exit__(self, *exc) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if not self.journal_path.exists():  # a journal not yet carried out still needs its staged files
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _recover(self) -> None:
+        """Finish the commit a killed (or failed) build left half done. Its journal was written
+        only once every file was staged, so rolling it forward makes every site wholly new."""
+        try:
+            with open(self.journal_path, "rb") as fh:
+                journal = pickle.load(fh)
+        except FileNotFoundError:
+            return
+        self._make_folders(journal["moves"])
+        self._apply(journal)
+        shutil.rmtree(journal["staging"], ignore_errors=True)
+        self._load()
+
+    def _refuse_if_not_ours(self) -> None:
+        """An existing folder with anything in it, and no manifest, is not ours to write into."""
+        if self.owned:
+            return
+        try:
+            strangers = [name for name in os.listdir(self.out) if name not in LITTER]
+        except FileNotFoundError:
+            return
+        if strangers:
+            raise NotOurs(f"{self.out} is not empty and was not written by coachgen; choose an empty or new folder "
+                          "with --out (nothing was written; if coachgen did build it but its record under "
+                          f"{STATE_DIR}/ was deleted, delete the folder and build again)")
+
+    # ------------------------------------------------------------ staging
 
     def carry(self, rel: str) -> bool:
         """Keep a file written by an earlier build as it is, trusting the manifest."""
@@ -111,52 +167,87 @@ class Output:
         return staged
 
     def copy(self, rel: str, source: Path, stamp: str) -> bool:
-        """Stage a copy of a shipped asset (identified by `stamp`). Copies with one stamp end
-        up as hard links to one file, so that many clients store one plotly.min.js while
-        each client's folder stays complete on its own."""
-        self.shared.setdefault(stamp, []).append(rel)
+        """Stage a copy of a shipped asset (identified by `stamp`). A copy is staged as a hard
+        link to another with the same stamp, so that many clients store one plotly.min.js
+        while each client's folder stays complete on its own."""
         self.manifest[rel] = [stamp]
+        target = f"{self.out}/{rel}"
         known = self.known.get(rel)
-        if known and known[0] == stamp and (self.out / rel).exists():
+        if known and known[0] == stamp and os.path.exists(target):
+            self.shared.setdefault(stamp, target)
             return False
         staged = self._staged(rel)
-        shutil.copyfile(source, staged)
+        if not _linked(self.shared.get(stamp), staged):
+            shutil.copyfile(source, staged)
+        self.shared.setdefault(stamp, staged)
         self.staged.append((staged, rel))
         return True
 
-    def commit(self, planned: set[str], walk: bool = True) -> list[str]:
-        """Move every staged file into place, share the copies, prune, save the manifest.
-        Without `walk`, pruning removes only what the previous manifest lists."""
-        made: set[str] = set()
-        for staged, rel in self.staged:
-            folder = posixpath.dirname(rel)
-            if folder not in made:
-                os.makedirs(f"{self.out}/{folder}", exist_ok=True)
-                made.add(folder)
-            os.chmod(staged, 0o644)
-            os.replace(staged, f"{self.out}/{rel}")
-        for first, *others in self.shared.values():
-            for rel in others:
-                target = self.out / rel
-                if not target.samefile(self.out / first):
-                    tmp = target.with_name(".tmp-" + target.name)
-                    tmp.unlink(missing_ok=True)
-                    try:
-                        os.link(self.out / first, tmp)
-                    except OSError:  # a file system without hard links keeps its copy
-                        continue
-                    os.replace(tmp, target)
-        removed = self.prune(planned) if walk or not self.known else self.forget(planned)
-        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(self.manifest, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, self.manifest_path)
-        return removed
+    # ------------------------------------------------------------ the commit
 
-    def forget(self, planned: set[str]) -> list[str]:
-        """Remove the files an earlier build wrote that this plan no longer holds."""
-        removed = sorted(set(self.known) - planned)
-        for rel in removed:
+    def commit(self, planned: set[str], keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Move every staged file into place, remove the files the last build wrote that the
+        plan no longer holds (but those under a folder of `keep`, which stay as they were),
+        and save the manifest: all through one journal. Returns the removed files."""
+        removals, kept = [], tuple(keep)
+        if kept:  # a withheld site takes nothing of this build, not even a staged asset
+            self.staged = [(staged, rel) for staged, rel in self.staged if not rel.startswith(kept)]
+            self.manifest = {rel: entry for rel, entry in self.manifest.items() if not rel.startswith(kept)}
+        for rel, known in self.known.items():
+            if rel.startswith(kept):
+                self.manifest[rel] = known  # a withheld site: still ours, still there
+            elif rel not in planned:
+                removals.append(rel)
+        journal = {"staging": str(self.staging), "moves": self.staged, "removals": sorted(removals),
+                   "manifest": self.manifest}
+        self._refuse_foreign()
+        self._make_folders(self.staged)
+        if self.staged or removals:  # with nothing to move or remove, a kill can leave nothing half done
+            self._write_journal(journal)
+        self._apply(journal)
+        return journal["removals"]
+
+    def _refuse_foreign(self) -> None:
+        """Before anything moves: a file in the output that the manifest does not list is
+        someone else's, and no page replaces it."""
+        for _, rel in self.staged:
+            if rel not in self.known and os.path.lexists(f"{self.out}/{rel}"):
+                raise NotOurs(f"{self.out}/{rel} was not written by coachgen, and a page of this build would replace "
+                              "it; move it out of the output folder (nothing was written)")
+
+    def _make_folders(self, moves: list[tuple[str, str]]) -> None:
+        """Make the folders the staged files move to; a file in the way fails the build here,
+        before the journal, when nothing has moved yet."""
+        for folder in sorted({posixpath.dirname(rel) for _, rel in moves}):
+            os.makedirs(f"{self.out}/{folder}", exist_ok=True)
+
+    def _write_journal(self, journal: dict) -> None:
+        """Put the journal on disk, whole (written aside, synced, renamed), before anything moves."""
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.journal_path.with_name(self.journal_path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(journal, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.journal_path)
+
+    def _apply(self, journal: dict) -> None:
+        """Carry out a journal, then delete it. Running it again after a kill is safe: a staged
+        file that is gone was moved already, and a removed file stays removed."""
+        for staged, rel in journal["moves"]:
+            try:
+                os.chmod(staged, 0o644)
+            except FileNotFoundError:
+                continue  # moved into place before the kill
+            os.replace(staged, f"{self.out}/{rel}")
+        self._remove(journal["removals"])
+        self._save_manifest(journal["manifest"])
+        self.journal_path.unlink(missing_ok=True)
+
+    def _remove(self, removals: list[str]) -> None:
+        """Remove files an earlier build wrote, and the folders that leaves empty; a folder
+        holding anything else (a file the coach put there) stays."""
+        for rel in removals:
             path = self.out / rel
             path.unlink(missing_ok=True)
             for parent in path.parents:
@@ -166,32 +257,45 @@ class Output:
                     parent.rmdir()
                 except OSError:
                     break
-        return removed
 
-    def prune(self, planned: set[str]) -> list[str]:
-        """Remove every file under the client and coach folders that the plan no longer holds,
-        and the folders that leaves empty."""
-        removed: list[str] = []
+    def _save_manifest(self, manifest: dict[str, list]) -> None:
+        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(manifest, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, self.manifest_path)
 
-        def walk(folder: str, rel: str) -> bool:
-            """Prune one folder; True if it is left empty."""
-            empty = True
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    child = f"{rel}/{entry.name}"
-                    if entry.is_dir(follow_symlinks=False):
-                        if walk(entry.path, child):
-                            os.rmdir(entry.path)
-                        else:
-                            empty = False
-                    elif child in planned:
-                        empty = False
-                    else:
-                        os.unlink(entry.path)
-                        removed.append(child)
-            return empty
 
-        for root in ROOTS:
-            if (self.out / root).is_dir():
-                walk(str(self.out / root), root)
-        return sorted(removed)
+def staging_folder(under_vault: Path, out: Path) -> Path:
+    """Where files wait until the commit: on the output's file system, since a rename cannot
+    cross file systems, and outside the output, where no static host publishes them. Under
+    `.coachgen/` when the vault shares the output's file system, else in a hidden folder
+    beside the output; inside the output only when the output is a mount point of its own."""
+    device = _device(out)
+    for folder in (under_vault, out.parent / f".{out.name}{STAGING}"):
+        if _device(folder) == device:
+            return folder
+    return out / STAGING
+
+
+def _device(path: Path) -> int:
+    """The file system `path` is on, or will be on once made."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path.stat().st_dev
+
+
+def _linked(original: str | None, path: str) -> bool:
+    """Make `path` a hard link to `original`; False if there is none to link to, or the file
+    system has no hard links."""
+    if original is None:
+        return False
+    try:
+        os.link(original, path)
+    except OSError:
+        return False
+    return True
+
+
+def known_files(vault: Path, out_dir: Path) -> set[str]:
+    """The files this output's manifest says coachgen wrote there (nothing is changed)."""
+    return set(Output(vault, out_dir).known)

@@ -119,13 +119,17 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
                     stop: threading.Event | None = None, git: bool = True) -> None:
     """`coachgen watch`: build, serve with live reload, and rebuild after every save until stopped."""
     from . import config as config_mod
-    from . import serve, site
+    from . import output, serve, site
 
     config, _ = config_mod.load(vault, out)
     builder = site.Builder(vault, out=out, today=today, disk_cache=True, keep_last_good=True, git=git)
     preview = serve.Preview(config.out_dir)
     preview.begin()
-    result = first_build(builder)
+    try:
+        result = first_build(builder)
+    except (output.NotOurs, output.Busy) as exc:  # nothing to serve: say why in one line, as `build` does
+        echo(f"coachgen: error: {exc}")
+        raise SystemExit(1) from None
     builder.save_cache = False  # saved when the watch ends, not after every save
     gc.collect()
     gc.freeze()  # the vault's parsed notes live for the whole watch: the collector need not rescan them

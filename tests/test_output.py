@@ -5,9 +5,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -44,12 +47,13 @@ def test_D1_a_crash_mid_build_leaves_the_previous_site(make_vault, tmp_path, mon
         return real(page, *args)
 
     monkeypatch.setattr(render, "render", crash_half_way)
-    with pytest.raises(RuntimeError):
-        build(vault, out)
+    result = build(vault, out)  # a fault costs the sites it hit, which stay wholly as they were
+    assert any("could not build this client's site (RuntimeError)" in p.message for p in result.errors)
     assert all_output(out) == before
-    assert not (out / output.STAGING).exists()
+    assert not (out / output.STAGING).exists() and not any((vault / ".coachgen/staging").rglob("*"))
     monkeypatch.setattr(render, "render", real)
-    (out / output.STAGING / "clients").mkdir(parents=True)  # as a killed build would leave it
+    # as an older coachgen left it, or a build killed while staging in an output that is a mount point
+    (out / output.STAGING / "clients").mkdir(parents=True)
     (out / output.STAGING / "clients" / "half.html").write_text("half")
     build(vault, out)
     assert not (out / output.STAGING).exists()
@@ -181,3 +185,171 @@ def test_D6_a_second_build_at_the_same_time_is_refused(make_vault, tmp_path):
         with pytest.raises(output.Busy):
             build(vault_dir, tmp_path / "out")
     build(vault_dir, tmp_path / "out")  # the lock is released after a build
+
+
+KILLER = """
+import datetime, os, sys
+from pathlib import Path
+from coachgen import site
+
+vault, out, when = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+real_replace, real_fsync, moved = os.replace, os.fsync, []
+
+
+def replace(source, target):
+    if str(target).startswith(out + "/"):
+        moved.append(target)
+        if when == "mid-commit" and len(moved) == 4:
+            os._exit(9)  # killed with 3 files moved into place
+    real_replace(source, target)
+    if when == "manifest" and "/outputs/" in str(target) and str(target).endswith(".pickle"):
+        os._exit(9)  # killed with everything in place, before the journal is deleted
+
+
+def fsync(fd):
+    if when == "journal":
+        os._exit(9)  # killed while the journal is being written
+    real_fsync(fd)
+
+
+os.replace, os.fsync = replace, fsync
+site.build(vault, out=Path(out), today=datetime.date(2026, 3, 20))
+sys.exit("the build ran to its end")
+"""
+
+
+def killed_build(vault, out, when: str) -> None:
+    """A build in a child process that dies (os._exit, like kill -9) at the moment `when`."""
+    done = subprocess.run([sys.executable, "-c", KILLER, str(vault), str(out), when], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "COACHGEN_WORKERS": "1"})
+    assert done.returncode == 9, done.stderr
+
+
+def changed_vault(make_vault, tmp_path, out=None):
+    """A vault built once into `out`, then edited for every client: (vault, out, old output, new output)."""
+    vault = make_vault(NOTES)
+    out = out or tmp_path / "out"
+    build(vault, out)
+    old = all_output(out)
+    (vault / "clients/ada/s/2026-01-05 One.md").write_text("Version TWO.\n\n- [ ] a\n- [ ] new")
+    (vault / "clients/ada/s/2026-01-12 Two.md").unlink()
+    (vault / "clients/bob/2026-01-06.md").write_text("Bob, changed.\n\n- [x] c")
+    (vault / "clients/cy/client.md").parent.mkdir(parents=True)
+    (vault / "clients/cy/client.md").write_text("---\nname: Cy\n---\n")
+    build(vault, tmp_path / "clean")
+    return vault, out, old, all_output(tmp_path / "clean")
+
+
+def nothing_of_coachgen_inside(out) -> None:
+    """No staging folder nor journal where a static host would publish it."""
+    assert [p for p in out.rglob("*") if "coachgen" in p.name or "journal" in p.name] == []
+
+
+def sites(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
+    """The output by site: clients/<slug> and coach."""
+    by: dict[str, dict[str, bytes]] = {}
+    for rel, data in files.items():
+        parts = rel.split("/")
+        by.setdefault("/".join(parts[:2]) if parts[0] == "clients" else parts[0], {})[rel] = data
+    return by
+
+
+@pytest.mark.parametrize("when", ["mid-commit", "manifest"])
+def test_F11_a_kill_during_commit_is_rolled_forward_by_the_next_build(make_vault, tmp_path, when):
+    vault, out, old, new = changed_vault(make_vault, tmp_path)
+    killed_build(vault, out, when)
+    nothing_of_coachgen_inside(out)
+    if when == "mid-commit":
+        assert all_output(out) not in (old, new)  # the kill left the commit half done...
+    build(vault, out)  # ...and the next build, with no note changed, finishes it
+    assert all_output(out) == new
+    nothing_of_coachgen_inside(out)
+    assert [p for p in (vault / ".coachgen").rglob("*") if "journal" in p.name or "staging" in str(p.parent)] == []
+    again = build(vault, out)
+    assert again.written == [] and again.removed == []
+
+
+def test_F11_a_first_build_killed_mid_commit_is_finished_not_refused(make_vault, tmp_path):
+    """The output then holds files but no manifest yet: the journal says they are ours."""
+    vault = make_vault(NOTES)
+    out = tmp_path / "out"
+    killed_build(vault, out, "mid-commit")
+    assert [p for p in out.rglob("*") if p.is_file()]
+    build(vault, out)
+    build(vault, tmp_path / "clean")
+    assert all_output(out) == all_output(tmp_path / "clean")
+
+
+def test_F11_a_kill_before_the_journal_is_complete_leaves_the_old_site(make_vault, tmp_path):
+    vault, out, old, new = changed_vault(make_vault, tmp_path)
+    killed_build(vault, out, "journal")
+    assert all_output(out) == old  # wholly as it was
+    nothing_of_coachgen_inside(out)
+    build(vault, out)
+    assert all_output(out) == new
+    nothing_of_coachgen_inside(out)
+
+
+@pytest.mark.parametrize("kill_after", [1, 8, 15])
+def test_F11_each_site_is_wholly_old_or_wholly_new_once_the_next_build_ran(make_vault, tmp_path, monkeypatch, kill_after):
+    """os.replace failing part-way through the commit (an error rather than a kill): the next
+    build leaves every client's site and the coach's wholly new."""
+    vault, out, old, new = changed_vault(make_vault, tmp_path)
+    real, calls = os.replace, []
+
+    def failing(source, target):
+        if str(target).startswith(f"{out}/"):
+            calls.append(target)
+            if len(calls) == kill_after:
+                raise OSError(errno.EIO, "injected fault")
+        return real(source, target)
+
+    monkeypatch.setattr(os, "replace", failing)
+    with pytest.raises(OSError):
+        build(vault, out)
+    monkeypatch.setattr(os, "replace", real)
+    nothing_of_coachgen_inside(out)
+    build(vault, out)
+    got, old_sites, new_sites = sites(all_output(out)), sites(old), sites(new)
+    for name in set(got) | set(new_sites):
+        assert got.get(name) == new_sites.get(name), name
+    assert set(got) == set(new_sites) and old_sites != new_sites
+
+
+def test_F11_staging_sits_on_the_output_s_file_system_and_outside_it(tmp_path, monkeypatch):
+    """A rename cannot cross file systems: staging goes under .coachgen/ if the output shares
+    the vault's, else beside the output, and inside it only if the output is a mount point."""
+    under_vault, out = tmp_path / "vault/.coachgen/staging/key", tmp_path / "disk/site"
+    mounts: dict[Path, int] = {}
+
+    def device(path: Path) -> int:
+        inside = [m for m in mounts if path.is_relative_to(m)]
+        return mounts[max(inside, key=lambda m: len(m.parts))] if inside else 0
+
+    monkeypatch.setattr(output, "_device", device)
+    assert output.staging_folder(under_vault, out) == under_vault
+    mounts[tmp_path / "disk"] = 1
+    assert output.staging_folder(under_vault, out) == tmp_path / "disk/.site.coachgen-staging"
+    mounts[out] = 2
+    assert output.staging_folder(under_vault, out) == out / output.STAGING
+
+
+@pytest.fixture
+def other_file_system(tmp_path):
+    """A folder on another file system than the vault's (tmpfs), if there is one."""
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system to put the output on")
+    folder = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="coachgen-test-"))
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_F11_an_output_on_another_file_system_is_staged_beside_it_and_rolled_forward(make_vault, tmp_path,
+                                                                                   other_file_system):
+    vault, out, old, new = changed_vault(make_vault, tmp_path, other_file_system / "site")
+    killed_build(vault, out, "mid-commit")
+    nothing_of_coachgen_inside(out)
+    assert list((other_file_system / ".site.coachgen-staging").iterdir())  # what the journal still moves
+    build(vault, out)
+    assert all_output(out) == new
+    assert sorted(p.name for p in other_file_system.iterdir()) == ["site"]
