@@ -11,6 +11,7 @@ import json
 import re
 from functools import lru_cache
 from html import escape
+from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
@@ -39,42 +40,116 @@ def placeholder(kind: str, **payload: object) -> str:
 
 # ---------------------------------------------------------------- comments
 
-_FENCE = re.compile(r" {0,3}(`{3,}(?=[^`]*$)|~{3,})")
 _OPENERS = {"%%": "%%", "<!--": "-->"}
+_MAX_PARSES = 200
+"""Block parses one note's comments may take; past them the rest of the note is withheld."""
+_MAY_BE_CODE = re.compile(r"```|~~~|\t| {4}")
+"""Code needs a fence or an indentation: without them a note's comments go without a parse."""
+_LEAD = re.compile(r"[ \t>*+\-0-9.)]*")
+"""What may come before a line's content: indentation, quote and list markers."""
 
 
-def strip_comments(text: str) -> str:
+def _normalize(text: str) -> str:
+    """Line breaks and NUL as markdown-it's `normalize` makes them, so line numbers agree."""
+    return re.sub(r"\r\n?", "\n", text).replace("\0", "\ufffd")
+
+
+def _code_lines(md: MarkdownIt, lines: list[str]) -> tuple[frozenset[int], frozenset[int]]:
+    """The lines markdown-it's own block parser shows as code: indented code, and a fence's
+    content and closing line (not its opening line, whose info string is no code). And the
+    lines of fences, opening lines included."""
+    code: set[int] = set()
+    fenced: set[int] = set()
+    for tok in md.block.parse("\n".join(lines), md, {}, []) or []:
+        if tok.map and tok.type == "code_block":
+            code.update(range(*tok.map))
+        elif tok.map and tok.type == "fence":
+            code.update(range(tok.map[0] + 1, tok.map[1]))
+            fenced.update(range(*tok.map))
+    return frozenset(code), frozenset(fenced)
+
+
+def strip_comments(text: str, md: MarkdownIt, code_spans: bool = True) -> str:
     """Remove `%% comments %%` and `<!-- comments -->`, inline or over lines, but not in code.
 
+    A line's comments stay only where the line, as written, is code to markdown-it given the
+    lines above it as published (comments gone). The parser decides, not a guess: a guess
+    that a fence runs on where the parser ends it with its list item published the comments
+    after it. Deciding a line at a time would take a parse a line, so the decisions are
+    guessed from one parse and checked against the parse of the result; the first wrong one
+    is put right and the rest guessed again, until none is wrong (each round settles at least
+    one more line). Past `_MAX_PARSES`, the rest of the note is withheld: it fails closed.
+
     Line breaks inside a comment are kept so that line numbers still match the file. A
-    comment that is never closed runs to the end of the note, as in Obsidian.
+    comment that is never closed runs to the end of the note, as in Obsidian. Within a line,
+    `code spans` keep their markers unless `code_spans` is False.
     """
     if "%%" not in text and "<!--" not in text:
         return text
+    raw = _normalize(text).split("\n")
+    out = _strip(raw, frozenset(), code_spans)[0]
+    if not (_MAY_BE_CODE.search(text) or _MAY_BE_CODE.search("\n".join(out))):
+        return "\n".join(out)  # no fence, no indentation, as written or published: no code to parse for
+    parses = 1
+    guess = _code_lines(md, raw)[0]  # what is code while the comments are still there
+    settled = 0  # decisions on lines before this one are right
+    while True:
+        out, decided = _strip(raw, guess, code_spans)
+        code, fenced = _code_lines(md, out)
+        parses += 1
+        wrong = None
+        for k in (k for k in decided if k >= settled):
+            if parses >= _MAX_PARSES:  # pathological: withhold what is not settled
+                return "\n".join(out[:k] + [""] * (len(raw) - k))
+            lead = raw[k][: _first_marker(raw[k])]
+            if k in guess:  # kept as written: the parse of the result says if it is code
+                right = k in code
+            elif not _LEAD.fullmatch(lead):
+                right = k not in code  # text before the comment: written and published, the line is alike
+            elif k in code or k - 1 in fenced or "    " in lead or "\t" in lead:
+                # the comment starts the line's content: as written it may be code where the
+                # stripped line is not (or not where it is); parse it as written
+                right = k not in _code_lines(md, out[:k] + [raw[k]])[0]
+                parses += 1
+            else:
+                right = True  # no fence open above it, not indented: no code as written either
+            if not right:
+                wrong = k
+                break
+        if wrong is None:
+            return "\n".join(out)
+        # lines before `wrong` are right; from it on, guess again from what is published above it
+        again = _code_lines(md, out[:wrong] + raw[wrong:])[0]
+        parses += 1
+        guess = frozenset(i for i in guess if i < wrong) | frozenset(i for i in again if i >= wrong)
+        settled = wrong + 1
+
+
+def _first_marker(line: str) -> int:
+    return min(i for i in (line.find("%%"), line.find("<!--")) if i >= 0)
+
+
+def _strip(raw: list[str], code: frozenset[int], code_spans: bool) -> tuple[list[str], list[int]]:
+    """Comments removed on every line but those in `code` (a comment already open runs on).
+    Also the lines where that choice mattered: holding a marker, not inside a comment."""
     out: list[str] = []
+    decided: list[int] = []
     closer: str | None = None
-    fence: str | None = None
-    for line in text.split("\n"):
+    for i, line in enumerate(raw):
         if closer is None:
-            m = _FENCE.match(line)
-            if fence is not None:
-                if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line[m.end():].strip():
-                    fence = None
-                out.append(line)
-                continue
-            if m:
-                fence = m.group(1)
-                out.append(line)
-                continue
             if "%%" not in line and "<!--" not in line:
                 out.append(line)
                 continue
-        kept, closer = _strip_line(line, closer)
+            decided.append(i)
+            if i in code:
+                out.append(line)
+                continue
+        kept, closer = _strip_line(line, closer, code_spans)
         out.append(kept)
-    return "\n".join(out)
+    return out, decided
 
 
-def _strip_line(line: str, closer: str | None) -> tuple[str, str | None]:
+def _strip_line(line: str, closer: str | None, code_spans: bool = True) -> tuple[str, str | None]:
     buf: list[str] = []
     i, n = 0, len(line)
     while i < n:
@@ -89,7 +164,7 @@ def _strip_line(line: str, closer: str | None) -> tuple[str, str | None]:
             buf.append(line[i : i + 2])
             i += 2
             continue
-        if ch == "`":  # an inline code span is kept as written, comment markers and all
+        if ch == "`" and code_spans:  # an inline code span is kept as written, comment markers and all
             run = len(line) - i - len(line[i:].lstrip("`"))
             end = re.compile(r"(?<!`)`{%d}(?!`)" % run).search(line, i + run)
             stop = end.end() if end else i + run
@@ -105,6 +180,24 @@ def _strip_line(line: str, closer: str | None) -> tuple[str, str | None]:
             buf.append(ch)
             i += 1
     return "".join(buf), closer
+
+
+_CODE_TOKENS = {"code_inline", "code_block", "fence"}
+
+
+def _marker_outside_code(tokens: list[Token]) -> bool:
+    """Whether a comment marker survives anywhere but in code: in text, raw HTML, a URL
+    (percent-encoded there), a title, a wikilink's target or a fence's info string."""
+    for tok in tokens:
+        texts = [tok.info, *map(str, tok.attrs.values()), *(v for v in tok.meta.values() if isinstance(v, str))]
+        if tok.type not in _CODE_TOKENS and not tok.children:  # a parent's text is its children's
+            texts.append(tok.content)
+        for t in texts:
+            if any(m in t or m in unquote(t) for m in _OPENERS):
+                return True
+        if tok.children and _marker_outside_code(tok.children):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- callouts
@@ -400,6 +493,12 @@ def render(md: MarkdownIt, tokens: list[Token], env: dict) -> str:
 def parse(text: str, allow_html: bool, take_h1: bool) -> tuple[str, dict]:
     """Body Markdown -> (HTML with placeholders, env with tasks, insights and the h1 title)."""
     md = parser(allow_html)
+    stripped = strip_comments(text, md)
     env: dict = {"tasks": [], "insights": [], "take_h1": take_h1}
-    tokens = md.parse(strip_comments(text), env)
+    tokens = md.parse(stripped, env)
+    if ("%%" in stripped or "<!--" in stripped) and _marker_outside_code(tokens):
+        # a code span kept as one is none to the parser (an autolink or an HTML tag took its
+        # backtick): fail closed, remove comments from code spans too
+        env = {"tasks": [], "insights": [], "take_h1": take_h1}
+        tokens = md.parse(strip_comments(text, md, code_spans=False), env)
     return render(md, tokens, env), env
