@@ -4,15 +4,18 @@ against targets, insights; as plain text and HTML, and by mail through the coach
 from __future__ import annotations
 
 import datetime as dt
+import re
 import smtplib
 import ssl
 import tomllib
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
 
 from .config import Config
-from .model import Client, Session
+from .model import CLIENTS_DIR, Client, Session
+from .parse import parse_note
 from .passwords import SECRETS
 from .render import environment, metric_value
 
@@ -77,6 +80,32 @@ def smtp_settings(vault: Path) -> Smtp:
     security = data.get("security", "starttls")
     return Smtp(host=data["host"], port=int(data.get("port", 465 if security == "ssl" else 587)), sender=data["from"],
                 username=data.get("username"), password=data.get("password"), security=security)
+
+
+def is_address(value: str) -> bool:
+    """One plain address, `name@example.com`: one line (a line break would add headers to the
+    mail), one `@`, no spaces, commas, brackets or control characters."""
+    local, at, domain = value.partition("@")
+    return (bool(local and at and domain) and "@" not in domain
+            and not re.search(r"[\s\x00-\x1f\x7f-\x9f,;:<>()\[\]\\\"]", value)
+            and parseaddr(value)[1] == value)
+
+
+def recipient(vault: Path, folder: str, to: str | None) -> str:
+    """Where a digest goes: `--to`, else `email:` in the client's client.md. LookupError, in
+    one line naming the file, line and field but never the address, where it is not one."""
+    if to is not None:
+        if not is_address(to):
+            raise LookupError("--to must be one e-mail address like name@example.com")
+        return to
+    path = f"{CLIENTS_DIR}/{folder}/client.md"
+    note = parse_note(path, (vault / path).read_bytes(), is_client=True, in_client_folder=True, allow_html=False)
+    if not note.email:
+        raise LookupError(f"no address: add email: to {path} or pass --to")
+    if not is_address(note.email):
+        raise LookupError(f"{path}:{note.email_line}: 'email' must be one e-mail address like name@example.com, "
+                          "on one line; nothing was sent")
+    return note.email
 
 
 def send(digest: Digest, to: str, smtp: Smtp, timeout: float = 30) -> None:

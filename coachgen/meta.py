@@ -9,6 +9,7 @@ what the field expects, with the node's line for error messages.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,18 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 MAX_FRONT_MATTER = 64 * 1024
 MAX_DEPTH = 32
+
+# Dates a note may give, of any kind (a session's date, due, next_session, a metric's by...).
+# Years 1900 to 2999 hold any coaching there is, and stay far from datetime's own limits
+# (years 1 and 9999): a calendar adds a day to a due date, an hour to a session, and that
+# must never overflow.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+DATE_RANGE = f"a date between {FIRST_YEAR} and {LAST_YEAR}"
+
+
+def in_range(day: dt.date) -> bool:
+    return FIRST_YEAR <= day.year <= LAST_YEAR
+
 
 _TAG = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
@@ -82,7 +95,7 @@ def compose(fm: str, offset: int) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = offset + (mark.line + 1 if mark else 1)
-        raise FieldError(line, f"front-matter is not valid YAML: {exc.problem or exc.context}") from None
+        raise FieldError(line, "front-matter is not valid YAML" + _yaml_problem(exc)) from None
     except (yaml.YAMLError, RecursionError):
         raise FieldError(offset + 1, "front-matter is not valid YAML (nested too deeply)") from None
     if root is None:
@@ -90,30 +103,109 @@ def compose(fm: str, offset: int) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     _check_tree(root, offset, set(), 0)
     if not isinstance(root, yaml.MappingNode):
         raise FieldError(line_of(root, offset), "front-matter must be a mapping of keys to values")
+    _merge(root, offset, set(), set(), [MAX_MERGED])
     return mapping(root, offset)
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's description of the fault, without what it quotes from the note (the pure
+    loader quotes characters and alias names; libyaml quotes only YAML's own punctuation)."""
+    text = exc.problem or exc.context or ""
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", lambda m: m.group(0) if re.fullmatch(r"'([-,:?\[\]{}]|<[a-z ]+>)'", m.group(0)) else "", text)
+    text = " ".join(text.split())
+    return f": {text}" if text and re.fullmatch(r"[a-z ,;:'?<>\[\]{}-]+", text) else ""
+
+
+def _is_merge(key: yaml.Node) -> bool:
+    """A plain `<<` key: YAML's merge key (a quoted '<<' is an ordinary key)."""
+    return isinstance(key, yaml.ScalarNode) and key.tag == _TAG + "merge"
 
 
 def _check_tree(node: yaml.Node, offset: int, seen: set[int], depth: int, at: yaml.Node | None = None) -> None:
     """Refuse aliases (a node met twice: `at` is where the second use stands), deep nesting
-    and tags that are not plain data."""
+    and tags that are not plain data. The one alias allowed is a merge key's (`<<: *defaults`,
+    `<<: [*a, *b]`): a merge copies keys into one mapping and nests nothing, so unlike other
+    aliases it cannot make a small text expand into a huge value."""
     if id(node) in seen:
-        raise FieldError(line_of(at or node, offset), "YAML anchors and aliases are not allowed in front-matter")
+        raise FieldError(line_of(at or node, offset), "YAML anchors and aliases are not allowed in front-matter "
+                                                      "(except after a merge key '<<')")
     seen.add(id(node))
     if depth > MAX_DEPTH:
         raise FieldError(line_of(node, offset), "front-matter is nested too deeply")
     if node.tag not in _ALLOWED_TAGS and node.tag != _TAG + "merge":
-        raise FieldError(line_of(node, offset), f"unsupported YAML tag {node.tag.replace(_TAG, '!!')}")
+        raise FieldError(line_of(node, offset), "unsupported YAML tag: only text, numbers, dates, true/false, "
+                                                "lists and mappings")
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             _check_tree(key, offset, seen, depth + 1)
-            _check_tree(value, offset, seen, depth + 1, at=key)
+            if _is_merge(key):
+                _check_merge(value, offset, seen, depth + 1, key)
+            else:
+                _check_tree(value, offset, seen, depth + 1, at=key)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             _check_tree(item, offset, seen, depth + 1)
 
 
+def _check_merge(value: yaml.Node, offset: int, seen: set[int], depth: int, key: yaml.Node) -> None:
+    """A merge key's value: a mapping, or a list of mappings, each written there or an alias
+    of one anchored earlier (already checked where it was written)."""
+    items = [value]
+    if isinstance(value, yaml.SequenceNode) and id(value) not in seen:
+        seen.add(id(value))
+        items = value.value
+    for item in items:
+        if not isinstance(item, yaml.MappingNode):
+            raise FieldError(line_of(key, offset), "a merge key '<<' takes a mapping, or a list of mappings")
+        if id(item) not in seen:
+            _check_tree(item, offset, seen, depth + 1, at=key)
+
+
+MAX_MERGED = 10_000
+"""Keys that merges may copy in one front-matter: far more than a note needs, and a bound on
+the work that chains of merges of merges could otherwise multiply."""
+
+
+def _merge(node: yaml.Node, offset: int, done: set[int], active: set[int], budget: list[int]) -> None:
+    """Apply merge keys in place, inner mappings first, as YAML defines them: a mapping's own
+    keys win over merged ones, and of two merged mappings the earlier wins."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _merge(item, offset, done, active, budget)
+        return
+    if not isinstance(node, yaml.MappingNode) or id(node) in done:
+        return
+    if id(node) in active:
+        raise FieldError(line_of(node, offset), "a merge key '<<' merges a mapping into itself")
+    active.add(id(node))
+    # in the order written: an anchor stands before its aliases, so an alias always meets a
+    # mapping already merged (or one still open around it: a loop, refused above)
+    for _, value in node.value:
+        _merge(value, offset, done, active, budget)
+    if any(_is_merge(key) for key, _ in node.value):
+        own = [(key, value) for key, value in node.value if not _is_merge(key)]
+        names = {key.value for key, _ in own if isinstance(key, yaml.ScalarNode)}
+        for key, value in node.value:
+            if not _is_merge(key):
+                continue
+            for source in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                for k, v in source.value:  # already merged: no `<<` left in it
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise FieldError(line_of(key, offset), "front-matter merges too many keys")
+                    if not isinstance(k, yaml.ScalarNode):
+                        own.append((k, v))  # `mapping` refuses it, as it would the same key written here
+                    elif k.value not in names:
+                        names.add(k.value)
+                        own.append((k, v))
+        node.value = own
+    active.discard(id(node))
+    done.add(id(node))
+
+
 def mapping(node: yaml.Node, offset: int) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    """A mapping node as {key text: (key node, value node)}; duplicate keys are an error."""
+    """A mapping node as {key text: (key node, value node)}; duplicate keys are an error.
+    (`compose` has already applied merge keys.)"""
     if not isinstance(node, yaml.MappingNode):
         raise FieldError(line_of(node, offset), "expected a mapping of keys to values")
     out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
@@ -121,7 +213,7 @@ def mapping(node: yaml.Node, offset: int) -> dict[str, tuple[yaml.Node, yaml.Nod
         if not isinstance(key, yaml.ScalarNode):
             raise FieldError(line_of(key, offset), "a key must be plain text")
         if key.value in out:
-            raise FieldError(line_of(key, offset), f"duplicate key '{key.value}'")
+            raise FieldError(line_of(key, offset), "duplicate key: each key may appear once in a mapping")
         out[key.value] = (key, value)
     return out
 
@@ -157,15 +249,30 @@ def as_bool(node: yaml.Node, offset: int, what: str) -> bool:
 
 
 def as_number(node: yaml.Node, offset: int, what: str) -> int | float:
-    """A decimal number as written (`0123` is 123, never octal); NaN and infinity are refused."""
+    """A decimal number as written (`0123` is 123, never octal); NaN, infinity and numbers
+    too large for a float (`1e999`) are refused."""
     if isinstance(node, yaml.ScalarNode) and node.tag != _TAG + "bool":
         raw = node.value.strip()
         if _NUMBER.fullmatch(raw):
             clean = raw.replace("_", "")
-            if re.fullmatch(r"[+-]?\d+", clean):
-                return int(clean)
-            return float(clean)
+            value = finite(clean)
+            if value is None:
+                raise FieldError(line_of(node, offset), f"{what} is too large a number")
+            return whole(value, clean)
     raise FieldError(line_of(node, offset), f"{what} must be a number, not {_show(node)}")
+
+
+def finite(text: str) -> float | None:
+    """The float a decimal text stands for, or None where it is not finite (`1e999`, 400
+    digits): an infinity would break every sum, chart and JSON file it reached."""
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def whole(value: float, text: str) -> int | float:
+    """An int where the text is one and a float holds it exactly (never int() of the text:
+    Python refuses more than 4300 digits)."""
+    return int(value) if re.fullmatch(r"[+-]?\d+", text) and abs(value) < 2**53 else value
 
 
 def parse_date_text(raw: str) -> tuple[dt.date, dt.time | None, str | None] | None:
@@ -190,6 +297,8 @@ def as_date(node: yaml.Node, offset: int, what: str) -> dt.date:
 def as_datetime(node: yaml.Node, offset: int, what: str) -> tuple[dt.date, dt.time | None]:
     if isinstance(node, yaml.ScalarNode):
         parsed = parse_date_text(node.value)
+        if parsed and not in_range(parsed[0]):
+            raise FieldError(line_of(node, offset), f"{what} must be {DATE_RANGE}")
         if parsed:
             return parsed[0], parsed[1]
     raise FieldError(

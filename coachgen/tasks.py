@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from .meta import in_range
+
 _DATE = r"(\d{4}-\d{2}-\d{2})"
 # Tasks' date signifiers, with the variants the Tasks plugin accepts (an optional VS16).
 _EMOJI_DATES = {
@@ -34,19 +36,26 @@ class TaskLine:
     cancelled: dt.date | None = None
     bad_dates: list[str] = field(default_factory=list)
     """Names of fields whose date was not a real date (the field is then left unset)."""
+    far_dates: list[str] = field(default_factory=list)
+    """Names of fields whose date is outside the years a note may give (left unset too)."""
 
 
-def _date(raw: str, name: str, bad: list[str]) -> dt.date | None:
+def _date(raw: str, name: str, bad: list[str], far: list[str]) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(raw.strip())
+        day = dt.date.fromisoformat(raw.strip())
     except ValueError:
         bad.append(name)
         return None
+    if not in_range(day):  # `📅 9999-12-31` would overflow the calendar's day after
+        far.append(name)
+        return None
+    return day
 
 
 def parse(line: str) -> TaskLine:
     """Strip the signifiers from a task's text and read the ones we use."""
     bad: list[str] = []
+    far: list[str] = []
     values: dict[str, object] = {}
     text = line
     m = _BLOCK_ID.search(text)
@@ -55,7 +64,7 @@ def parse(line: str) -> TaskLine:
         text = text[: m.start()]
     for name, pattern in _EMOJI_DATES.items():
         for m in pattern.finditer(text):
-            values[name] = _date(m.group(1), name, bad)
+            values[name] = _date(m.group(1), name, bad, far)
         text = pattern.sub(" ", text)
     m = _EMOJI_ID.search(text)
     if m:
@@ -66,10 +75,10 @@ def parse(line: str) -> TaskLine:
         if name == "id":
             values["id"] = m.group(2).strip() or None
         elif name:
-            values[name] = _date(m.group(2), name, bad)
+            values[name] = _date(m.group(2), name, bad, far)
     text = _DATAVIEW.sub(" ", text)
     text = _EMOJI_OTHER.sub(" ", text)
-    return TaskLine(text=" ".join(text.split()), bad_dates=bad, **values)  # type: ignore[arg-type]
+    return TaskLine(text=" ".join(text.split()), bad_dates=bad, far_dates=far, **values)  # type: ignore[arg-type]
 
 
 def identity(text: str) -> str:
