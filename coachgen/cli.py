@@ -80,6 +80,9 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, g
         result = _build(vault, out, today, git)
     except output.Busy as exc:
         raise click.ClickException(str(exc)) from None
+    except output.NotOurs as exc:  # a folder holding files coachgen did not write: nothing was written
+        click.echo(f"coachgen: error: {exc}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"coachgen: error: cannot write the output: {exc.strerror or exc}"
                    f"{f' ({exc.filename})' if exc.filename else ''}; the previous site is unchanged", err=True)
@@ -130,9 +133,30 @@ def check(vault: Path, today: dt.date | None) -> None:
     """Report problems and warnings; write nothing."""
     result = site.build(vault, today=today, write=False)
     report(result.problems)
+    if result.model is not None:
+        stderr.print(protection_table(result))
     errors, warnings = len(result.errors), len(result.problems) - len(result.errors)
     click.echo(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}", err=True)
     sys.exit(1 if errors else 0)
+
+
+def protection_table(result: site.Result):
+    """Every site and how it is protected: what a coach checks before publishing."""
+    from rich.table import Table
+
+    from . import passwords
+
+    table = Table(title="Protection", title_justify="left", box=None, pad_edge=False)
+    table.add_column("site")
+    table.add_column("protection")
+    for slug in result.model.slugs:
+        found = result.protections.get(slug)
+        status = found.status + (f": {found.why}" if found and found.why else "") if found else "no site (private)"
+        table.add_row(f"clients/{slug}/", status)
+    coach = result.protections.get(passwords.COACH)
+    if coach is not None:
+        table.add_row("coach/", coach.status + (f": {coach.why}" if coach.why else ""))
+    return table
 
 
 VAULT_OPTION = click.option("--vault", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".",
@@ -155,13 +179,31 @@ def init(folder: Path) -> None:
     """Start a vault in FOLDER: settings, clients/, a .gitignore and a short README."""
     from . import scaffold
 
+    from . import passwords
+
     try:
         created = scaffold.init(folder)
     except scaffold.Exists as exc:
         raise click.ClickException(str(exc)) from None
     for path in created:
         click.echo(f"created {path}", err=True)
+    if _save_new_password(folder, passwords.COACH):
+        click.echo(f"saved a password for your overview (coach/) in {folder / passwords.SECRETS}; "
+                   ".gitignore keeps it out of git", err=True)
     click.echo(f"Next: cd {folder} && git init && coachgen new client \"Ada Lovelace\"", err=True)
+
+
+def _save_new_password(vault: Path, site: str) -> str | None:
+    """Where the vault requires passwords, a new site gets one at once (never replacing one)."""
+    from . import config as config_mod
+    from . import passwords
+
+    config, _ = config_mod.load(vault)
+    if config.passwords != "required" or passwords.Passwords(vault).get(site):
+        return None
+    secret = passwords.generate()
+    passwords.save(vault, site, secret)
+    return secret
 
 
 @main.group()
@@ -176,11 +218,19 @@ def new_client(name: str, vault: Path) -> None:
     """A client.md for NAME, with commented examples of goals and each kind of metric."""
     from . import scaffold
 
+    from . import passwords
+    from .slug import slugify
+
     try:
         path = scaffold.new_client(vault, name, dt.date.today())
     except (scaffold.Exists, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created {path}", err=True)
+    slug = slugify(path.parent.name)
+    secret = _save_new_password(vault, slug)
+    if secret:
+        click.echo(f"saved a password for clients/{slug}/ in {passwords.SECRETS}: {secret}\n"
+                   "Send it to them by another channel than the link.", err=True)
 
 
 @new.command("session")
@@ -210,7 +260,6 @@ def digest(client: str, since: dt.date | None, send: bool, address: str | None, 
     """A short follow-up of the latest session: plain text on stdout, HTML beside it in .coachgen/digests/."""
     from . import config as config_mod
     from . import digest as digest_mod
-    from .parse import parse_note
 
     found, result = _client(vault, client, today)
     config, _ = config_mod.load(vault)
@@ -226,12 +275,8 @@ def digest(client: str, since: dt.date | None, send: bool, address: str | None, 
     click.echo(made.text)
     click.echo(f"HTML version: {html_path}", err=True)
     if send:
-        profile = vault / "clients" / found.folder / "client.md"
-        to = address or parse_note(profile.relative_to(vault).as_posix(), profile.read_bytes(), is_client=True,
-                                   in_client_folder=True, allow_html=False).email
-        if not to:
-            raise click.ClickException(f"no address: add email: to {profile.relative_to(vault)} or pass --to")
         try:
+            to = digest_mod.recipient(vault, found.folder, address)
             digest_mod.send(made, to, digest_mod.smtp_settings(vault))
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None

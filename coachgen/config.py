@@ -25,6 +25,11 @@ class Config:
     base_url: str = ""
     allow_html: bool = False
     nudge_after_days: int = 21
+    passwords: str = "required"
+    """`required` (the default): a site without a password is withheld unless its client
+    opts out in writing (`password: none`); `optional`: published without one."""
+    overview_password: str = ""
+    """`none`: the coach's overview may be published without a password."""
 
     @property
     def out_dir(self) -> Path:
@@ -43,7 +48,11 @@ _TYPES = {
     "base_url": str,
     "allow_html": bool,
     "nudge_after_days": int,
+    "passwords": str,
+    "overview_password": str,
 }
+_CHOICES = {"passwords": ("required", "optional"), "overview_password": ("none",)}
+_URL = re.compile(r"https?://[^\s/?#\\]+(/[^\s\\]*)?", re.IGNORECASE)
 
 
 def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
@@ -67,6 +76,15 @@ def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
                 problems.append(warning(CONFIG_FILE, line, f"unknown setting '{key}' is ignored"))
             elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 problems.append(error(CONFIG_FILE, line, f"'{key}' must be {expected.__name__}"))
+            elif key in _CHOICES and value not in _CHOICES[key]:
+                choices = " or ".join(f'"{c}"' for c in _CHOICES[key])
+                problems.append(error(CONFIG_FILE, line, f"'{key}' must be {choices}"))
+                if key == "passwords":  # unreadable intent: fail closed
+                    values[key] = "required"
+            elif key == "base_url" and value and not (_URL.fullmatch(value) and value.isprintable()):
+                # it reaches every calendar and e-mail link: only a plain web address will do
+                problems.append(error(CONFIG_FILE, line, "'base_url' must be a web address like "
+                                                          "\"https://coaching.example.org\" (http or https, no spaces)"))
             else:
                 values[key] = value
         if "timezone" in values:

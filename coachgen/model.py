@@ -7,12 +7,13 @@ published for each client; private notes and `client.md` bodies never enter it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import tasks
+from . import meta, tasks
 from .parse import MetricDef, Note, RawValue, adherence
 from .problems import Problem, error, warning
 from .slug import slugify
@@ -148,6 +149,8 @@ class Client:
     """(text, session id), by session then as written."""
     future: tuple[tuple[str, str], ...]
     engagement: dict = field(default_factory=dict)
+    open_by_choice: bool = False
+    """`password: none` in client.md: published without a password where one is required."""
 
     @property
     def next_session_iso(self) -> str | None:
@@ -162,6 +165,10 @@ class Model:
     today: dt.date
     clients: tuple[Client, ...]
     problems: tuple[Problem, ...]
+    slugs: tuple[str, ...] = ()
+    """The slug of every `client.md`, private and clashing ones too (password keys name them)."""
+    clashes: tuple[str, ...] = ()
+    """Slugs that two clients claim: neither gets a site, and what was built there stays."""
 
 
 # ---------------------------------------------------------------- building the model
@@ -182,11 +189,11 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
     client whose notes are the same (by content where a note knows its `sha`, else the
     very same objects) as last time."""
     problems: list[Problem] = []
-    profiles = _profiles(notes, problems)
-    by_ref = {}
+    profiles, clashes = _profiles(notes, problems)
+    by_ref: dict[str, set[str]] = {}
     for folder, (note, name, slug) in profiles.items():
         for ref in (name, slug, folder):
-            by_ref.setdefault(ref.casefold(), folder)
+            by_ref.setdefault(ref.casefold(), set()).add(folder)
     members: dict[str, list[Note]] = {folder: [] for folder in profiles}
     warned_folders: set[str] = set()
     for path, note in sorted(notes.items()):
@@ -195,10 +202,19 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
         folder = client_folder(path)
         if not note.ok:
             continue
-        target = by_ref.get(note.client_ref.casefold()) if note.client_ref else None
-        if note.client_ref and target is None:
-            problems.append(error(path, note.client_line, "'client' names no client of this vault"))
-            continue
+        target = None
+        if note.client_ref:
+            # whole and exact (case aside): a reference that fits two clients is never guessed
+            found = by_ref.get(note.client_ref.casefold(), set())
+            if not found:
+                problems.append(error(path, note.client_line, "'client' names no client of this vault"))
+                continue
+            if len(found) > 1:
+                problems.append(error(path, note.client_line, "'client' fits more than one client ("
+                                      + ", ".join(f"{CLIENTS_DIR}/{f}" for f in sorted(found))
+                                      + "); write the folder name of the one you mean"))
+                continue
+            target = next(iter(found))
         if folder is not None:
             if not (notes.get(f"{CLIENTS_DIR}/{folder}/client.md")):
                 if folder not in warned_folders:
@@ -216,7 +232,7 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
     if memo is not None:
         memo.clear()
     for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
-        if profile.private:
+        if profile.private or slug in clashes:
             continue
         dated = dated_ids(slug)
         key = (folder, name, slug, profile.sha or id(profile), tuple((n.path, n.sha or id(n)) for n in members[folder]), today, dated)
@@ -229,13 +245,15 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
             memo[key] = (client, found)
         problems += found
         clients.append(client)
-    return Model(today, tuple(clients), tuple(problems))
+    slugs = sorted({slug for _, _, slug in profiles.values()})
+    return Model(today, tuple(clients), tuple(problems), tuple(slugs), tuple(sorted(clashes)))
 
 
-def _profiles(notes: dict[str, Note], problems: list[Problem]) -> dict[str, tuple[Note, str, str]]:
-    """Each usable `client.md` by folder, with its name and slug; the later of two on one slug loses."""
+def _profiles(notes: dict[str, Note], problems: list[Problem]) -> tuple[dict[str, tuple[Note, str, str]], set[str]]:
+    """Each usable `client.md` by folder, with its name and slug, and the slugs that two or
+    more of them claim: those clients get no site at all, never one at the other's address."""
     found: dict[str, tuple[Note, str, str]] = {}
-    slugs: dict[str, str] = {}
+    claims: dict[str, list[str]] = {}
     for path in sorted(p for p in notes if p.endswith("/client.md")):
         folder, note = client_folder(path), notes[path]
         if folder is None or path != f"{CLIENTS_DIR}/{folder}/client.md" or not note.ok:
@@ -245,12 +263,17 @@ def _profiles(notes: dict[str, Note], problems: list[Problem]) -> dict[str, tupl
         if not slug:
             problems.append(error(path, 1, "the client's slug is empty: give 'slug:' letters or digits"))
             continue
-        if slug in slugs:
-            problems.append(error(path, 1, f"two clients on slug '{slug}' (the other is {slugs[slug]}); this one gets no site"))
-            continue
-        slugs[slug] = path
+        claims.setdefault(slug, []).append(path)
         found[folder] = (note, name, slug)
-    return found
+    clashes = {slug for slug, paths in claims.items() if len(paths) > 1}
+    for slug in sorted(clashes):
+        for path in claims[slug]:
+            others = ", ".join(p for p in claims[slug] if p != path)
+            line = notes[path].slug_line
+            problems.append(error(path, line, f"two clients on slug '{slug}' (the other is {others}): neither gets a "
+                                              "site until one has a slug of its own ('slug:' in client.md)"))
+    return found, clashes
+
 
 
 def _session_ids(notes: list[Note], dated: bool = False) -> dict[str, str]:
@@ -287,7 +310,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
     actions: dict[str, _Open] = {}
     by_id: dict[str, _Open] = {}
     by_text: dict[str, _Open] = {}
-    series: dict[str, dict[dt.date, tuple[float, str]]] = {}
+    series: dict[str, dict[dt.date, tuple[float, str, str, int]]] = {}
     sessions = []
     insights, future = [], []
     for note in notes:
@@ -299,7 +322,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
                 action = by_text.get(tasks.identity(mention.text))
             if action is None:
                 if not mention.text:
-                    problems.append(warning(note.path, mention.line, f"action id '{mention.id}' matches no earlier action; ignored"))
+                    problems.append(warning(note.path, mention.line, "an action's id matches no earlier action (and it has no text); ignored"))
                     continue
                 key = mention.id or tasks.identity(mention.text)
                 action = actions[key] = _Open(key, mention.text, mention.id, sid)
@@ -330,7 +353,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
             value = _value(spec, raw, note.path, problems)
             if value is not None:
                 day = raw.date or note.date
-                series.setdefault(raw.key, {})[day] = (value, sid)
+                series.setdefault(raw.key, {})[day] = (value, sid, note.path, raw.line)
                 values.append((raw.key, day, value))
         insights += [(i.text, sid) for i in note.insights]
         future += [(i.text, sid) for i in note.future]
@@ -361,10 +384,11 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
         goals=profile.goals,
         sessions=tuple(sessions),
         actions=tuple(sorted((_freeze(a, today) for a in actions.values()), key=_action_order)),
-        metrics=tuple(_metric(spec, series.get(spec.key, {})) for spec in ordered_defs),
+        metrics=tuple(_metric(spec, series.get(spec.key, {}), problems) for spec in ordered_defs),
         insights=tuple(insights),
         future=tuple(future),
         engagement=profile.engagement,
+        open_by_choice=profile.password == "none",
     )
 
 
@@ -399,19 +423,28 @@ def _value(spec: MetricDef, raw: RawValue, path: str, problems: list[Problem]) -
     if raw.tag == "bool" or not _DECIMAL.fullmatch(text):
         problems.append(error(path, raw.line, f"{what} must be a number (use a dot for decimals)"))
         return None
-    value = float(text)
-    if value.is_integer() and re.fullmatch(r"[+-]?\d+", text):
-        value = int(text)
+    value = meta.finite(text)
+    if value is None:  # `1e999`: an infinity would break the series, its chart and data.json
+        problems.append(error(path, raw.line, f"{what} is too large a number; the value is left out"))
+        return None
+    value = meta.whole(value, text)
     if spec.kind == "rating" and not 1 <= value <= spec.scale:
-        problems.append(error(path, raw.line, f"{what} is a rating from 1 to {spec.scale}"))
+        problems.append(error(path, raw.line, f"{what} is a rating from 1 to its 'scale' in client.md"))
         return None
     return value
 
 
-def _metric(spec: MetricDef, values: dict[dt.date, tuple[float, str]]) -> Metric:
+def _metric(spec: MetricDef, values: dict[dt.date, tuple[float, str, str, int]],
+            problems: list[Problem] | None = None) -> Metric:
     points, total = [], 0
     for day in sorted(values):
-        value, sid = values[day]
+        value, sid, path, line = values[day]
+        if spec.kind == "count" and not math.isfinite(total + value):
+            # each value is finite, but a count's running total may still overflow
+            if problems is not None:
+                problems.append(error(path, line, f"metric '{spec.key}': the running total would be too large a "
+                                                  "number; the value is left out"))
+            continue
         total += value
         points.append(Point(day, value, total if spec.kind == "count" else value, sid))
     return Metric(spec, tuple(points))

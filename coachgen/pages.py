@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import posixpath
 from dataclasses import dataclass, field, fields, replace
@@ -16,12 +17,16 @@ from .config import Config
 from .markdown import PLACEHOLDER
 from .model import Client, Model, Session, client_folder
 from .privacy import IMAGE_EXTENSIONS, may_use_file, sanitize
+from .problems import Problem, warning
 from .slug import slugify
 
 ASSETS = ("style.css", "app.js", "icon.svg")
 LOCK_JS = "lock.js"
 PLOTLY = "plotly.min.js"
 MAX_EMBED_DEPTH = 3
+MAX_EMBED_CHARS = 1_000_000
+"""Note HTML one page may inline through embeds: past it (or for a note it shows already),
+an embed is a link, so that embeds cannot multiply a page's size."""
 ROBOTS = b"User-agent: *\nDisallow: /\n"
 
 
@@ -97,8 +102,14 @@ class Resolver:
     """`allow_html`: the coach's raw HTML passes, sanitized."""
     used: dict[str, str] = field(default_factory=dict)
     """Output name under `assets/files/` -> vault path, for every file a page embeds."""
+    name_key: bytes = b""
+    """An encrypted site's secret naming key: its files' names confirm no guessed path."""
 
     def __post_init__(self) -> None:
+        self.refused: set[tuple[str, str]] = set()
+        """(embedding note's path, why) for each embed shown as a link to keep a page small."""
+        self._inlined: set[str] = set()  # the page being rendered: the notes it shows...
+        self._chars = 0  # ...and how much of their HTML
         self.by_stem: dict[str, Session] = {}
         self.by_title: dict[str, Session] = {}
         for s in self.client.sessions:
@@ -142,11 +153,17 @@ class Resolver:
 
     def url(self, path: str, rel: str) -> str:
         ext = posixpath.splitext(path)[1].lower()
-        name = hashlib.sha256(path.encode()).hexdigest()[:16] + (ext if ext.isascii() else "")
+        if self.name_key:
+            stem = hmac.new(self.name_key, path.encode(), hashlib.sha256).hexdigest()[:16]
+        else:
+            stem = hashlib.sha256(path.encode()).hexdigest()[:16]
+        name = stem + (ext if ext.isascii() else "")
         self.used[name] = path
         return f"{rel}assets/files/{name}"
 
     def html(self, session: Session, rel: str, depth: int = 0, seen: tuple[str, ...] = ()) -> str:
+        if depth == 0:  # a new page: it inlines each note once, and MAX_EMBED_CHARS in all
+            self._inlined, self._chars = {session.path}, 0
         seen = seen + (session.path,)
 
         def replace(m) -> str:
@@ -201,11 +218,25 @@ class Resolver:
         note = self.note(target)
         if note is None or note.path in seen or depth >= MAX_EMBED_DEPTH:
             return f'<span class="unlinked">{escape(option or target)}</span>'
+        why = self._refuse(note)
+        if why is not None:  # a link instead: the page stays small
+            self.refused.add((session.path, why))
+            return f'<a class="internal" href="{rel}{note.url}">{escape(option or note.title)}</a>'
         inner = self.html(note, rel, depth + 1, seen)
         return (
             f'<div class="embed"><p class="embed-title"><a class="internal" href="{rel}{note.url}">'
             f"{escape(note.title)}</a></p>{inner}</div>"
         )
+
+    def _refuse(self, note: Session) -> str | None:
+        """Why the page may not inline `note` (a key of EMBED_WARNINGS), or None: then it counts."""
+        if note.path in self._inlined:
+            return "repeated"
+        if self._chars + len(note.html) > MAX_EMBED_CHARS:
+            return "too much"
+        self._inlined.add(note.path)
+        self._chars += len(note.html)
+        return None
 
     def embedded_notes(self, session: Session) -> tuple[str, ...]:
         """The session's own path and every note it inlines (for the privacy check)."""
@@ -222,16 +253,37 @@ class Resolver:
         return tuple(found)
 
 
+EMBED_WARNINGS = {
+    "repeated": "an embed here repeats a note already shown on the same page; the repeat is shown as a link",
+    "too much": f"an embed here would take a page past {MAX_EMBED_CHARS // 1000} KB of embedded notes; "
+                "it is shown as a link",
+}
+
+
+def embed_problems(client: Client) -> list[Problem]:
+    """A warning for each note with an embed that a page of `client` shows as a link instead
+    of inline (a repeat, or past MAX_EMBED_CHARS): the session pages' own rendering, made
+    without files (which do not count), so that the bound and its report cannot differ."""
+    if not any("\x00E{" in session.html for session in client.sessions):
+        return []  # no embeds at all: the common case, at the cost of a substring search
+    resolver = Resolver(client, Files.of(()))
+    for session in client.sessions:
+        resolver.html(session, "../../")
+    return sorted(warning(path, 1, EMBED_WARNINGS[why]) for path, why in resolver.refused)
+
+
 # ---------------------------------------------------------------- the plan
 
 
-def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None]) -> list[Page]:
+def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None], hidden: int = 0) -> list[Page]:
     """The overview, its calendar feed and assets; `client_keys` (keys of the clients' pages)
-    stand for their data. A coach with a password gets no feed: a calendar app cannot decrypt."""
+    stand for their data; `hidden` clients are left out of an overview without a password
+    because their own sites have one. A coach with a password gets no feed: a calendar app
+    cannot decrypt."""
     feed = [] if locked else [Page("coach/calendar.ics", None, data=lambda: coach_calendar(model, config),
                                    key=digest("coach-calendar", config.title, config.base_url, config.timezone,
                                               model.today, client_keys))]
-    return [coach_page(model, config, locked, client_keys)] + feed + [
+    return [coach_page(model, config, locked, client_keys, hidden)] + feed + [
         Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
 
 
@@ -254,10 +306,11 @@ def digest(*parts: object) -> str:
 
 
 def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False,
-                 updated: dict[str, dt.date] | None = None) -> list[Page]:
-    """A client's pages. `updated` holds when each note last changed (from git), if known."""
+                 updated: dict[str, dt.date] | None = None, name_key: bytes = b"") -> list[Page]:
+    """A client's pages. `updated` holds when each note last changed (from git), if known;
+    `name_key` names an encrypted site's attachments."""
     root = f"clients/{client.slug}/"
-    resolver = Resolver(client, files, locked, config.allow_html)
+    resolver = Resolver(client, files, locked, config.allow_html, name_key=name_key)
     base = {"site": _site(config), "client": client, "today": model.today, "locked": locked}
     # what every page shares: the build's settings, and for pages that show the whole client, all of it
     shared = (sorted(_site(config).items()), config.allow_html, config.nudge_after_days, model.today, locked)
@@ -453,7 +506,7 @@ def _ending(client: Client, today: dt.date) -> str | None:
     return None
 
 
-def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str | None]) -> Page:
+def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str | None], hidden: int = 0) -> Page:
     rows = []
     for client in model.clients:
         last = client.sessions[-1].date if client.sessions else None
@@ -474,7 +527,8 @@ def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str
         None,
         "coach.html",
         {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": "Overview",
-         "nudge_after_days": config.nudge_after_days, "locked": locked},
+         "nudge_after_days": config.nudge_after_days, "locked": locked, "hidden": hidden},
         sealed=locked,
-        key=digest("coach", sorted(_site(config).items()), config.nudge_after_days, model.today, locked, client_keys),
+        key=digest("coach", sorted(_site(config).items()), config.nudge_after_days, model.today, locked, client_keys,
+                   hidden),
     )

@@ -93,17 +93,31 @@ class Note:
     goals: tuple[str, ...] = ()
     metrics: tuple[MetricDef, ...] = ()
     engagement: dict = field(default_factory=dict)
+    slug_line: int = 1
+    password: str | None = None
+    """`none`: the client's site is published without a password, by the coach's choice;
+    `invalid`: something else was written there (fail closed); None: not said."""
     email: str | None = None
     """The client's address, for `coachgen digest --send` only: never published."""
+    email_line: int = 1
     sha: str = ""
     """The SHA-256 of the file as read, where the reader knows it (a model's memo key)."""
 
 
 CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "private", "engagement"}
 SESSION_KEYS = {"date", "title", "duration", "private", "actions", "metrics", "insights", "future", "client"}
+PROFILE_KEYS = CLIENT_KEYS | {"password", "email"}
+"""Every key client.md may have (`password` and `email` are never published)."""
+ACTION_KEYS = {"text", "id", "due", "done", "cancelled"}
+SETTINGS = {"label", "unit", "kind", "target", "by", "direction", "scale"}
+"""A metric's settings in client.md."""
+ENGAGEMENT_KEYS = {"sessions", "from", "until"}
 KINDS = ("number", "count", "rating", "habit")
 _LEADING_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})[\s_.-]*")
-_HAS_CLIENT = re.compile(r"^client\s*:", re.MULTILINE | re.IGNORECASE)
+_MAY_NAME_CLIENT = re.compile(r"client['\"]?\s*:", re.IGNORECASE)
+"""A cheap first test for a note outside `clients/`: most of the coach's own notes never
+write `client:` anywhere, and are skipped without parsing. Only a `client` key of the
+front-matter joins a note to a client; a line of the body never does."""
 
 
 # ---------------------------------------------------------------- reading text
@@ -135,17 +149,28 @@ def parse_note(path: str, data: bytes, *, is_client: bool, in_client_folder: boo
         if not is_client and not in_client_folder:
             return None
         return Note(path, (problem,), ok=False)
-    if not in_client_folder and not is_client and not _HAS_CLIENT.search(text):
+    outside = not in_client_folder and not is_client
+    if outside and not _MAY_NAME_CLIENT.search(text):
         return None
     if not text.strip():
         return Note(path, (error(path, 1, "the note is empty"),), ok=False)
     reader = _Reader(path)
     try:
         parts = meta.split(text)
+    except FieldError as exc:
+        # a note outside `clients/` with no front-matter that closes names no client
+        return None if outside else Note(path, (error(path, exc.line, exc.message),), ok=False)
+    if outside and not (parts.yaml_text and _MAY_NAME_CLIENT.search(parts.yaml_text)):
+        return None  # `client:` stood in the body only: the coach's own note
+    try:
         fields = meta.compose(parts.yaml_text, parts.yaml_line) if parts.yaml_text is not None else {}
     except FieldError as exc:
         return Note(path, (error(path, exc.line, exc.message),), ok=False)
     reader.offset = parts.yaml_line
+    if outside and "client" not in fields:
+        # the coach's own note; a `Client:` (another case) there was surely meant to join
+        reader.case_variants(fields, {"client"})
+        return Note(path, tuple(reader.problems), ok=True) if reader.problems else None
     if is_client:
         return reader.client(fields)
     return reader.session(fields, parts.body, parts.body_line, allow_html)
@@ -164,6 +189,10 @@ class _Reader:
         self.problems.append(error(self.path, line, message))
         self.failed = True
 
+    def value_err(self, line: int, message: str) -> None:
+        """An error that keeps only one metric value off the sites, not the whole note."""
+        self.problems.append(error(self.path, line, message))
+
     def warn(self, line: int, message: str) -> None:
         self.problems.append(warning(self.path, line, message))
 
@@ -179,12 +208,38 @@ class _Reader:
             self.err(exc.line, exc.message)
             return default
 
+    def case_variants(self, fields: dict, known: set[str], what: str = "") -> None:
+        """Keys are read as written: a key that is a known one only when case is ignored
+        (`Title:`, `Due:`) is a warning and is not used. (`private` in any case is read: see
+        `private`.)"""
+        for key, (key_node, _) in fields.items():
+            meant = key.casefold()
+            if key in known or meant not in known or meant == "private":
+                continue
+            effect = "so it joins no client" if meant == "client" else "so it is not used"
+            self.warn(self.line(key_node), f"{what}'{key}' is not '{meant}' (keys are lower-case), {effect}")
+
     def private(self, fields: dict) -> bool:
-        """`private` must be a real true or false: left empty, it is an error, never a guess."""
-        if "private" in fields and meta.is_null(fields["private"][1]):
-            self.err(self.line(fields["private"][0]), "'private' must be true or false, not empty")
-            return True
-        return self.get(fields, "private", meta.as_bool, default=False)
+        """`private` must be a real true or false: left empty, it is an error, never a guess.
+        Written in another case (`Private:`), it counts all the same, with a warning: a
+        note the coach meant to keep private is never published for a capital letter."""
+        private = False
+        for key, (key_node, value) in fields.items():
+            if key.casefold() != "private":
+                continue
+            line = self.line(key_node)
+            if key != "private":
+                self.warn(line, f"'{key}' is not 'private' (keys are lower-case); it is read as 'private' all the same")
+            if meta.is_null(value):
+                self.err(line, "'private' must be true or false, not empty")
+                private = True
+                continue
+            try:
+                private |= meta.as_bool(value, self.offset, "'private'")
+            except FieldError as exc:
+                self.err(exc.line, exc.message)
+                private = True  # fail closed: an error keeps the note off every site anyway
+        return private
 
     def text(self, fields: dict, key: str) -> str | None:
         value = self.get(fields, key, meta.as_text)
@@ -200,6 +255,7 @@ class _Reader:
     # ------------------------------------------------------------ client.md
 
     def client(self, fields: dict) -> Note:
+        self.case_variants(fields, PROFILE_KEYS)
         metrics = tuple(self.metric_defs(fields["metrics"][1])) if "metrics" in fields else ()
         next_session = self.get(fields, "next_session", meta.as_datetime)
         slug = self.text(fields, "slug")
@@ -210,15 +266,31 @@ class _Reader:
             ok=True,
             name=self.text(fields, "name"),
             slug=slug,
+            slug_line=self.line(fields["slug"][0]) if "slug" in fields else 1,
             started=self.get(fields, "started", meta.as_date),
             next_session=next_session,
             goals=tuple(strip_controls(g) for g in self.get(fields, "goals", meta.as_text_list, default=[])),
             metrics=metrics,
             private=self.private(fields),
             engagement=engagement,
+            password=self.password_choice(fields),
             email=_plain_scalar(fields.get("email")),
+            email_line=self.line(fields["email"][0]) if "email" in fields else 1,
         )
         return _finish(note, self)
+
+    def password_choice(self, fields: dict) -> str | None:
+        """Only `password: none` may be written in client.md: a password itself is never
+        read from a note (it would sit in plain text in the vault and its git history)."""
+        if "password" not in fields:
+            return None
+        node = fields["password"][1]
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str") and node.value.strip() == "none":
+            return "none"
+        self.err(self.line(fields["password"][0]),
+                 "'password' in client.md may only be 'none' (publish this site without a password); "
+                 "a password belongs in .coachgen/secrets.toml: coachgen password SLUG --save")
+        return "invalid"
 
     def engagement(self, node: yaml.Node) -> dict:
         try:
@@ -226,6 +298,7 @@ class _Reader:
         except FieldError as exc:
             self.err(exc.line, "'engagement' " + exc.message)
             return {}
+        self.case_variants(items, ENGAGEMENT_KEYS, "'engagement': ")
         return {
             "sessions": self.get(items, "sessions", meta.as_number, "'engagement.sessions'"),
             "from": self.get(items, "from", meta.as_date, "'engagement.from'"),
@@ -263,8 +336,10 @@ class _Reader:
                 target = self.get(spec, "target", _as_adherence, f"{what}: 'target'")
             else:
                 target = self.get(spec, "target", meta.as_number, f"{what}: 'target'")
-            for extra in sorted(set(spec) - {"label", "unit", "kind", "target", "by", "direction", "scale"}):
-                self.warn(self.line(spec[extra][0]), f"{what}: unknown setting '{extra}' is ignored")
+            self.case_variants(spec, SETTINGS, f"{what}: ")
+            for extra in sorted(set(spec) - SETTINGS):
+                if extra.casefold() not in SETTINGS:
+                    self.warn(self.line(spec[extra][0]), f"{what}: unknown setting '{extra}' is ignored")
             yield MetricDef(
                 key=key,
                 label=strip_controls(self.get(spec, "label", meta.as_text, f"{what}: 'label'") or key),
@@ -279,9 +354,7 @@ class _Reader:
     # ------------------------------------------------------------ session notes
 
     def session(self, fields: dict, body: str, body_line: int, allow_html: bool) -> Note:
-        for key, (key_node, _) in fields.items():
-            if key != "client" and key.lower() == "client":
-                self.warn(self.line(key_node), f"'{key}' is not 'client' (keys are lower-case), so it joins no client")
+        self.case_variants(fields, SESSION_KEYS)
         client_ref = self.client_ref(fields)
         client_line = self.line(fields["client"][0]) if "client" in fields else 1
         private = self.private(fields)
@@ -291,7 +364,9 @@ class _Reader:
             m = _LEADING_DATE.match(stem)
             parsed = meta.parse_date_text(m.group(1)) if m else None
             date = parsed[0] if parsed else None
-            if date is None:
+            if date is not None and not meta.in_range(date):
+                self.err(1, f"the date that starts the file name must be {meta.DATE_RANGE}")
+            elif date is None:
                 self.err(1, "the note has no date: add 'date: YYYY-MM-DD' or start the file name with one")
         title = self.text(fields, "title")
         duration = self.get(fields, "duration", meta.as_number)
@@ -340,6 +415,8 @@ class _Reader:
     def report_bad_dates(self, task: tasks.TaskLine, line: int) -> None:
         for name in task.bad_dates:
             self.warn(line, f"action's {name} date is not a real date; it is left out")
+        for name in task.far_dates:
+            self.err(line, f"action's {name} date must be {meta.DATE_RANGE}")
 
     def front_actions(self, fields: dict):
         if "actions" not in fields or meta.is_null(fields["actions"][1]):
@@ -362,6 +439,7 @@ class _Reader:
             except FieldError:
                 self.err(line, "each action must be text or a mapping with 'text'")
                 continue
+            self.case_variants(spec, ACTION_KEYS, "an action's ")
             text = self.get(spec, "text", meta.as_text, "an action's 'text'")
             ident = self.get(spec, "id", meta.as_text, "an action's 'id'")
             if not text and not ident:
@@ -402,7 +480,12 @@ class _Reader:
                 for raw_date, (date_node, v) in dated.items():
                     parsed = meta.parse_date_text(raw_date)
                     if parsed is None:
-                        self.warn(self.line(date_node), f"metric '{key}': '{raw_date}' is not a date; the value is left out")
+                        self.warn(self.line(date_node), f"metric '{key}': a key of its dates is not a date like "
+                                                        "2026-01-05; the value is left out")
+                        continue
+                    if not meta.in_range(parsed[0]):
+                        self.value_err(self.line(date_node), f"metric '{key}': each date must be {meta.DATE_RANGE}; "
+                                                             "the value is left out")
                         continue
                     yield _raw(key, parsed[0], v, self.line(v))
             elif meta.is_null(value):
@@ -439,7 +522,7 @@ def adherence(tag: str, text: str) -> float | None:
     raw = text.strip()
     if tag == "bool":
         return 1.0 if raw.lower() == "true" else 0.0 if raw.lower() == "false" else None
-    m = re.fullmatch(r"(\d+)\s*/\s*(\d+)", raw)
+    m = re.fullmatch(r"(\d{1,9})\s*/\s*(\d{1,9})", raw)  # days of a period: never a 5000-digit int()
     if m:
         done, of = int(m.group(1)), int(m.group(2))
         return done / of if 0 < of and done <= of else None

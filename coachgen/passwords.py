@@ -13,18 +13,20 @@ from pathlib import Path
 
 from . import crypto
 from .config import CONFIG_FILE, STATE_DIR
-from .problems import Problem, warning
+from .problems import Problem, error, warning
 
 COACH = "~coach"
 """The coach's overview in maps keyed by client slug (no slug can start with `~`)."""
 SECRETS = f"{STATE_DIR}/secrets.toml"
 SALTS = f"{STATE_DIR}/salts.json"
+NAMES = f"{STATE_DIR}/names.json"
+ENV_PREFIX = "COACHGEN_PASSWORD_"
 
 
 def env_name(site: str) -> str:
     if site == COACH:
         return "COACHGEN_COACH_PASSWORD"
-    return "COACHGEN_PASSWORD_" + re.sub(r"[^A-Za-z0-9]", "_", site).upper()
+    return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", site).upper()
 
 
 class Passwords:
@@ -33,30 +35,77 @@ class Passwords:
     def __init__(self, vault: Path):
         self.problems: list[Problem] = []
         self.file: dict[str, str] = {}
+        self.lines: dict[str, int] = {}
+        """The line of each `[passwords]` key in the secrets file."""
+        self.unreadable = False
+        """The secrets file exists but cannot be read: which sites it protects is unknown."""
         path = vault / SECRETS
         if path.is_file():
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                data = tomllib.loads(text)
             except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-                self.problems.append(warning(SECRETS, 1, "is not valid TOML; its passwords are not used"))
-                data = {}
-            for slug, value in (data.get("passwords") or {}).items():
+                self.problems.append(error(SECRETS, 1, "is not valid TOML, so no site it may protect is published "
+                                                       "in plain text until it is fixed"))
+                self.unreadable = True
+                text, data = "", {}
+            lines = text.splitlines()
+            table = data.get("passwords") or {}
+            if not isinstance(table, dict):
+                self.problems.append(error(SECRETS, 1, "[passwords] must be a table of client slugs to passwords"))
+                self.unreadable, table = True, {}
+            for slug, value in table.items():
+                self.lines[slug] = _line_of_key(lines, slug)
                 if isinstance(value, str) and value:
                     self.file[slug] = value
-            coach = (data.get("coach") or {}).get("password")
+                else:
+                    self.problems.append(error(SECRETS, self.lines[slug], "a password must be non-empty text in quotes"))
+                    self.unreadable = True
+            coach = (data.get("coach") or {}).get("password") if isinstance(data.get("coach"), dict) else None
             if isinstance(coach, str) and coach:
                 self.file[COACH] = coach
 
     def get(self, site: str) -> str | None:
         return os.environ.get(env_name(site)) or self.file.get(site)
 
+    def unknown(self, slugs) -> list[Problem]:
+        """A password that names no client is an error: it was meant for someone, and
+        whoever that is would otherwise be published in plain text."""
+        slugs = set(slugs)
+        found = []
+        for key in sorted(set(self.file) - slugs - {COACH}):
+            found.append(error(SECRETS, self.lines.get(key, 1),
+                               f"[passwords] key {json.dumps(key)} names no client{_did_you_mean(key, slugs)}; "
+                               "keys are client slugs exactly as written (the folder name under clients/, "
+                               "lower-case, or the 'slug:' in client.md)"))
+        names = {env_name(slug): slug for slug in slugs}
+        for var in sorted(os.environ):
+            if var.startswith(ENV_PREFIX) and var not in names and os.environ[var]:
+                found.append(error(CONFIG_FILE, 1, f"the environment variable {var} names no client"
+                                                   f"{_did_you_mean(var.removeprefix(ENV_PREFIX).lower().replace('_', '-'), slugs)}"))
+        return found
+
+
+def _line_of_key(lines: list[str], key: str) -> int:
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith((key, json.dumps(key), f"'{key}'")) and "=" in stripped:
+            return i + 1
+    return 1
+
+
+def _did_you_mean(key: str, slugs: set[str]) -> str:
+    from difflib import get_close_matches
+
+    from .slug import slugify
+
+    close = [s for s in slugs if slugify(key) == s] or get_close_matches(key.lower(), sorted(slugs), n=1, cutoff=0.6)
+    return f" (did you mean {json.dumps(close[0])}?)" if close else ""
+
 
 def problems(vault: Path, passwords: Passwords, slugs: list[str]) -> list[Problem]:
-    """Warnings for a coach: no overview password, weak or reused passwords, secrets in git."""
+    """Warnings for a coach: weak or reused passwords, secrets in git."""
     found = list(passwords.problems)
-    if passwords.get(COACH) is None:
-        found.append(warning(CONFIG_FILE, 1, "the coach's overview has no password: anyone who has coach/ can read it "
-                                            f"(set [coach] password in {SECRETS} or COACHGEN_COACH_PASSWORD)"))
     seen: dict[str, str] = {}
     for site in [COACH] + sorted(slugs):
         secret = passwords.get(site)
@@ -107,6 +156,29 @@ def locks(vault: Path, passwords: dict[str, str]) -> dict[str, crypto.Lock]:
         futures = {site: pool.submit(crypto.Lock.derive, site, secret, crypto.unb64(salts[site]))
                    for site, secret in sorted(passwords.items())}
         return {site: future.result() for site, future in futures.items()}
+
+
+def naming_keys(vault: Path, sites, create: bool) -> dict[str, bytes]:
+    """A random secret per protected site, kept under `.coachgen/` and never published: it
+    names the site's encrypted attachments, so that a name confirms no guess of a file's
+    path. Without `create` (a check, which writes nothing) a missing one is made up."""
+    path = vault / NAMES
+    keys: dict[str, str] = {}
+    if path.is_file():
+        try:
+            keys = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            keys = {}
+    missing = [site for site in sites if site not in keys]
+    for site in missing:
+        keys[site] = crypto.b64(os.urandom(32))
+    if missing and create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(keys, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    return {site: crypto.unb64(keys[site]) for site in sites}
 
 
 class AlreadySet(Exception):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
+from urllib.parse import unquote
 
 import nh3
 
-from .model import Client, client_folder
+from .config import CONFIG_FILE, Config
+from .model import CLIENTS_DIR, Client, Model, client_folder
+from .passwords import COACH, SECRETS, Passwords
+from .problems import Problem, error, warning
 from .vault import is_ignored_name
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".bmp"}
@@ -15,6 +20,111 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", "
 
 class PrivacyError(RuntimeError):
     """A planned page would show a client something that is not theirs: the build stops."""
+
+
+# ---------------------------------------------------------------- who may be published, and how
+
+ENCRYPTED = "encrypted"
+OPEN_BY_CHOICE = "no password, by choice"
+OPEN_OPTIONAL = "no password (passwords optional)"
+WITHHELD = "withheld"
+
+
+@dataclass(frozen=True)
+class Protection:
+    """How one site (a client's, or the coach's overview) may be published."""
+
+    site: str
+    """A client slug, or `passwords.COACH`."""
+    status: str
+    secret: str | None = None
+    """The password, for an encrypted site."""
+    why: str = ""
+    """Why a withheld site is not built (what an earlier build wrote stays as it was)."""
+
+    @property
+    def published(self) -> bool:
+        return self.status != WITHHELD
+
+    @property
+    def encrypted(self) -> bool:
+        return self.status == ENCRYPTED
+
+
+def decide(config: Config, passwords: Passwords, model: Model, sealed_before: set[str]) -> tuple[dict[str, Protection], list[Problem]]:
+    """The one place that decides whether each site may be published, and encrypted or not.
+
+    Fail closed: a site is published in plain text only where someone said so in writing
+    (`passwords = "optional"`, `password: none`, `overview_password = "none"`) and nothing
+    suggests that a password was meant for it: a password key that names no client (whose
+    site could that be?), or an encrypted site in this output that has lost its password."""
+    problems = passwords.unknown(model.slugs)
+    doubt = bool(problems) or passwords.unreadable
+    found: dict[str, Protection] = {}
+
+    def plain(site: str, chosen: bool, where: str, line: int, fix: str) -> Protection:
+        if site in sealed_before:
+            problems.append(error(where, line, f"{_name(site)} was published with a password and has none now; its "
+                                               "encrypted site stays as it was. Restore its password, or remove the "
+                                               "site from the output folder to publish it without one"))
+            return Protection(site, WITHHELD, why="lost its password")
+        if doubt:
+            return Protection(site, WITHHELD, why="a password names no client")
+        if chosen:
+            return Protection(site, OPEN_BY_CHOICE)
+        if config.passwords == "optional":
+            return Protection(site, OPEN_OPTIONAL)
+        problems.append(error(where, line, f"{_name(site)} has no password, and this vault requires one: run "
+                                           f"`coachgen password {'coach' if site == COACH else site} --save`, or {fix}"))
+        return Protection(site, WITHHELD, why="no password")
+
+    for client in model.clients:
+        secret = passwords.get(client.slug)
+        if secret:
+            found[client.slug] = Protection(client.slug, ENCRYPTED, secret)
+        else:
+            found[client.slug] = plain(client.slug, client.open_by_choice, f"{CLIENTS_DIR}/{client.folder}/client.md", 1,
+                                       "write 'password: none' in its client.md to publish it without one")
+    for slug in model.clashes:
+        found[slug] = Protection(slug, WITHHELD, why="two clients on this slug")
+    secret = passwords.get(COACH)
+    if secret:
+        found[COACH] = Protection(COACH, ENCRYPTED, secret)
+    else:
+        found[COACH] = plain(COACH, config.overview_password == "none", CONFIG_FILE, 1,
+                             "write overview_password = \"none\" in coachgen.toml to publish it without one")
+        if found[COACH].status == OPEN_OPTIONAL:
+            problems.append(warning(CONFIG_FILE, 1, "the coach's overview has no password: anyone who has coach/ can "
+                                                    f"read it (set [coach] password in {SECRETS} or COACHGEN_COACH_PASSWORD)"))
+    if doubt:
+        held = sorted(site for site, p in found.items() if p.why == "a password names no client")
+        if held:
+            names = ", ".join("the overview" if site == COACH else site for site in held)
+            problems.append(error(SECRETS, 1, "while a password names no client, no site without a password is "
+                                              f"written or updated (held back: {names})"))
+    return found, problems
+
+
+def _name(site: str) -> str:
+    return "the coach's overview" if site == COACH else f"client '{site}'"
+
+
+def sealed_sites(known_files) -> set[str]:
+    """The sites an output held encrypted, by the lock script that only encrypted sites carry."""
+    found = set()
+    for rel in known_files:
+        if rel.endswith("/assets/lock.js"):
+            parts = rel.split("/")
+            if parts[0] == "coach" and len(parts) == 3:
+                found.add(COACH)
+            elif parts[0] == "clients" and len(parts) == 4:
+                found.add(parts[1])
+    return found
+
+
+def site_root(site: str) -> str:
+    """The output folder of a site."""
+    return "coach/" if site == COACH else f"clients/{site}/"
 
 
 def may_use_file(client: Client, path: str) -> bool:
@@ -41,22 +151,44 @@ _ATTRIBUTES = {
     "input": {"type", "checked", "disabled"},
 }
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.I)
+_URL_ATTRIBUTES = {"href", "src", "data-src", "srcset", "style"}
+
+
+def _stays_inside(value: str, depth: int) -> bool:
+    """Whether a relative URL on a page `depth` folders below the client's site root stays in
+    it, read as a browser (or a server that decodes again) would: controls and spaces dropped,
+    percent-encoding undone however often it was applied, backslashes as slashes."""
+    value = re.sub(r"[\x00-\x20\x7f]", "", value)
+    for _ in range(8):  # %252e%252e is %2e%2e is ..
+        decoded = unquote(value)
+        if decoded == value:
+            break
+        value = decoded
+    else:
+        return False  # encoded yet more often: no URL a page needs
+    value = value.replace("\\", "/").split("#")[0].split("?")[0]
+    if _SCHEME.match(value) or value.startswith("/"):
+        return False
+    here = "/".join(["d"] * depth)
+    return not posixpath.normpath(posixpath.join(here, value) if value else here).startswith("..")
 
 
 def sanitize(html: str, rel: str) -> str:
     """With `allow_html`, a note's raw HTML keeps its markup but loses scripts, handlers and
     anything that loads from outside the client's folder (guarantee 4 holds regardless)."""
     depth = rel.count("../")
-    here = "/".join(["d"] * depth)
 
     def keep(tag: str, attr: str, value: str) -> str | None:
-        if attr not in ("href", "src", "data-src"):
+        if attr not in _URL_ATTRIBUTES:
             return value
+        if attr == "style":  # only text-align is kept (below); a url() in it is refused
+            return None if "url(" in value.lower() or "\\" in value else value
+        if attr == "srcset":  # `url 1x, url 2x`: every candidate must stay inside
+            urls = [part.split()[0] for part in value.split(",") if part.split()]
+            return value if urls and all(_stays_inside(url, depth) for url in urls) else None
         if attr == "href" and (value.startswith("#") or re.match(r"(https?|mailto|tel):", value, re.I)):
             return value
-        if _SCHEME.match(value) or value.startswith("/") or value.startswith("\\"):
-            return None
-        return None if posixpath.normpath(posixpath.join(here, value)).startswith("..") else value
+        return value if _stays_inside(value, depth) else None
 
     return nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES, attribute_filter=keep,
                      clean_content_tags={"script", "style"}, url_schemes={"http", "https", "mailto", "tel"},
@@ -109,15 +241,24 @@ def _strip_jpeg(data: bytes) -> bytes:
     return b"".join(out) + data[pos:]
 
 
-def check_plan(pages, checked: set[int] = frozenset()) -> None:
-    """Every page's sources belong to its client, and no two pages share an output path.
-    `checked` holds the ids of pages that passed already (a watcher's unchanged clients)."""
+PLAIN_ON_SEALED_SITES = ("robots.txt",)
+"""What an encrypted site may hold unencrypted besides coachgen's shipped assets."""
+
+
+def check_plan(pages, checked: set[int] = frozenset(), protections: dict[str, Protection] | None = None) -> None:
+    """Every page's sources belong to its client, no two pages share an output path, and
+    (given `protections`) no page belongs to a withheld site and every page of an encrypted
+    site is sealed, or is a shipped asset or robots.txt (never a calendar: an app cannot
+    decrypt it). `checked` holds the ids of pages that passed already (a watcher's
+    unchanged clients)."""
     seen: set[str] = set()
     notes_of: dict[int, set[str]] = {}
     for page in pages:
         if page.path in seen:
             raise PrivacyError(f"two pages planned on one path: {page.path}")
         seen.add(page.path)
+        if protections is not None:
+            _check_protection(page, protections)
         if page.client is None or id(page) in checked:
             continue
         own = notes_of.setdefault(id(page.client), {s.path for s in page.client.sessions})
@@ -129,3 +270,13 @@ def check_plan(pages, checked: set[int] = frozenset()) -> None:
                 raise PrivacyError(f"{page.path} would show a note that is not {page.client.slug}'s")
         if page.copy_from and not may_use_file(page.client, page.copy_from):
             raise PrivacyError(f"{page.path} would copy a file that is not {page.client.slug}'s")
+
+
+def _check_protection(page, protections: dict[str, Protection]) -> None:
+    site = page.client.slug if page.client is not None else COACH
+    protection = protections.get(site)
+    if protection is None or not protection.published:
+        raise PrivacyError(f"{page.path} belongs to a site that may not be published")
+    if protection.encrypted and not page.sealed and page.asset is None and \
+            page.path.removeprefix(site_root(site)) not in PLAIN_ON_SEALED_SITES:
+        raise PrivacyError(f"{page.path} would be published unencrypted on a site with a password")

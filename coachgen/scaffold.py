@@ -32,6 +32,11 @@ title = "{title}"
 # base_url = "https://example.org" # where the sites will live: absolute links in calendars
 # allow_html = false               # true: raw HTML in notes is kept (sanitized)
 # nudge_after_days = 21            # flag clients with no session for this many days
+
+# Every client's site needs a password (`coachgen password SLUG --save`) unless their
+# client.md says `password: none`; the overview likewise, unless overview_password = "none".
+# "optional" publishes sites without a password by default: only for notes that are not private.
+passwords = "required"
 '''
 
 GITIGNORE = """# coachgen: the built sites, and passwords, salts and caches, never go into git

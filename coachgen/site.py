@@ -48,6 +48,8 @@ class Result:
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each stage: scan, parse, model, plan, render, write (and cache)."""
+    protections: dict[str, privacy.Protection] = field(default_factory=dict)
+    """How each site was published (encrypted, without a password) or why it was withheld."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -116,6 +118,10 @@ class Builder:
         """Each client's last plan: (the fingerprint of its inputs, its pages, or as recorded on disk)."""
         self.fingerprints: dict[str, tuple] = {}
         self.replanned = False
+        self.failed: dict[str, tuple[str, str]] = {}
+        """Clients whose pages could not be made in the last plan: slug -> (folder, what went wrong)."""
+        self.embeds: dict[str, tuple] = {}
+        """Each client's embed warnings, with the model object they were found for."""
         self.dirty: set[str] = set()
         """Cache shards whose notes changed since they were saved."""
         self.git = git
@@ -164,27 +170,38 @@ class Builder:
         model = model_mod.build(notes, today, dated_ids=lambda slug: passwords.get(slug) is not None, memo=self.memo)
         self.dirty.update(f"{model_mod.CLIENTS_DIR}/{key[0]}" for key in self.memo.keys() - known)
         problems += model.problems
+        problems += self._embed_problems(model)
         problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
+        # the privacy room decides, once, which sites may be published and how
+        sealed_before = privacy.sealed_sites(output.known_files(config.vault, out_dir))
+        protections, found = privacy.decide(config, passwords, model, sealed_before)
+        problems += found
         done("model")
-        secrets = {site: passwords.get(site) for site in [c.slug for c in model.clients] + [passwords_mod.COACH]}
-        secrets = {site: secret for site, secret in secrets.items() if secret}
+        secrets = {site: p.secret for site, p in protections.items() if p.encrypted}
+        # withheld sites: what an earlier build wrote there stays exactly as it was
+        keep = {privacy.site_root(site) for site, p in protections.items() if not p.published}
+        shown = replace(model, clients=tuple(c for c in model.clients if protections[c.slug].published))
+        names = passwords_mod.naming_keys(config.vault, sorted(set(secrets) - {passwords_mod.COACH}), create=write)
         templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR)
-        plan, reused = self._plan(model, config, listing, secrets, templates)
-        privacy.check_plan(plan, checked={id(p) for p in reused})
-        result = Result(sorted(set(problems)), model, len(plan), changed=touched, stages=stages)
+        plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names)
+        privacy.check_plan(plan, checked={id(p) for p in reused}, protections=protections)
+        for slug, (folder, what) in sorted(self.failed.items()):
+            problems.append(_failed(folder, what))
+            keep.add(privacy.site_root(slug))
+        result = Result(sorted(set(problems)), model, len(plan), changed=touched, stages=stages, protections=protections)
         done("plan")
         if write:
             locks = passwords_mod.locks(config.vault, secrets)
             env = render.environment(config.vault / vault.OVERRIDES_DIR, config.vault / config_mod.STATE_DIR / "templates")
             try:
                 self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
-                            full=changed is None)
+                            full=changed is None, keep=keep)
             except _Stale:  # a page the last build recorded is gone from the output: plan in full
                 self.plans = {}
-                plan, reused = self._plan(model, config, listing, secrets, templates)
-                privacy.check_plan(plan)
+                plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names)
+                privacy.check_plan(plan, protections=protections)
                 self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
-                            full=changed is None)
+                            full=changed is None, keep=keep)
             done("write")
             stages["write"] -= stages["render"]
             if self.disk_cache and self.save_cache:
@@ -193,7 +210,20 @@ class Builder:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _plan(self, model, config, listing, secrets, templates) -> tuple[list[pages_mod.Page], list[pages_mod.Page]]:
+    def _embed_problems(self, model: model_mod.Model) -> list[Problem]:
+        """Embeds a page shows as links rather than inline, for each client; an unchanged
+        client (the very same model object) keeps what was found last time."""
+        found, memo = [], {}
+        for client in model.clients:
+            known = self.embeds.get(client.slug)
+            problems = known[1] if known and known[0] is client else pages_mod.embed_problems(client)
+            memo[client.slug] = (client, problems)
+            found += problems
+        self.embeds = memo
+        return found
+
+    def _plan(self, model, config, listing, secrets, templates, overview: privacy.Protection,
+              names: dict[str, bytes]) -> tuple[list[pages_mod.Page], list[pages_mod.Page]]:
         """Plan every client's pages; a client whose inputs are those of the previous build
         keeps its plan: its pages while watching, or from the disk the paths and keys the last
         build recorded (pages that are only checked against the output, see `_Stale`)."""
@@ -206,9 +236,11 @@ class Builder:
                 self.git_head, self.updated = head, history.last_changed(config.vault) if head else {}
         shared = pages_mod.digest(code_digest(), config, model.today, templates)
         plan, reused, plans = [], [], {}
+        self.failed = {}
         for client in model.clients:
             locked = client.slug in secrets
-            fingerprint = self._fingerprint(client, shared, locked, listing)
+            name_key = names.get(client.slug, b"")
+            fingerprint = self._fingerprint(client, shared, locked, listing, hashlib.sha256(name_key).hexdigest())
             previous = self.plans.get(client.slug)
             if previous and previous[0] == fingerprint:
                 pages = previous[1]
@@ -217,28 +249,38 @@ class Builder:
                                             key=key) for path, copy_from, asset, notes, sealed, key in pages]
                 reused += pages
             else:
-                pages = pages_mod.client_pages(client, model, config, self.files, locked, self.updated)
+                try:
+                    pages = pages_mod.client_pages(client, model, config, self.files, locked, self.updated, name_key)
+                except Exception as exc:  # a fault must cost one site, never the whole build
+                    self.failed[client.slug] = (client.folder, type(exc).__name__)
+                    continue
                 self.replanned = True
             plans[client.slug] = (fingerprint, pages)
             plan += pages
         self.replanned |= plans.keys() != self.plans.keys()
         self.plans = plans
         dashboards = [pages[0].key for _, pages in plans.values()]
-        return plan + pages_mod.coach_pages(model, config, passwords_mod.COACH in secrets, dashboards), reused
+        if not overview.published:
+            return plan, reused
+        # an overview without a password shows no client whose site has one
+        listed = model if overview.encrypted else replace(
+            model, clients=tuple(c for c in model.clients if c.slug not in secrets))
+        hidden = len(model.clients) - len(listed.clients)
+        return plan + pages_mod.coach_pages(listed, config, overview.encrypted, dashboards, hidden), reused
 
-    def _fingerprint(self, client: model_mod.Client, shared: str, locked: bool, listing: vault.Listing) -> str:
+    def _fingerprint(self, client: model_mod.Client, shared: str, locked: bool, listing: vault.Listing, names: str) -> str:
         """Everything a client's pages are made from: the build's settings, its notes (by
         content), when git last changed them, and the files its notes may link or embed.
         While watching, the model object of an unchanged client is the same object, and so
         is its fingerprint as long as the files and git's history are."""
-        inputs = (shared, locked, self.files_key, self.git_head)
+        inputs = (shared, locked, names, self.files_key, self.git_head)
         known = self.fingerprints.get(client.slug)
         if known and known[0] is client and known[1] == inputs:
             return known[2]
         notes = [f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"] + [s.path for s in client.sessions]
         files = self.files.by_folder.get(client.folder, ()) + self.files.shared
         fingerprint = pages_mod.digest(
-            shared, client.folder, client.slug, locked,
+            shared, client.folder, client.slug, locked, names,
             [(path, self.parsed[path].sha if path in self.parsed else None, self.updated.get(path)) for path in notes],
             [(path, listing.files.get(path)) for path in files],
         )
@@ -278,7 +320,7 @@ class Builder:
             if cached is None:
                 todo.append((path, None, None))  # read by the worker that parses it
                 continue
-            if cached.stamp == stamp and now - stamp.mtime_ns > RECENT_NS:
+            if cached.stamp == stamp and now - max(stamp.mtime_ns, stamp.ctime_ns) > RECENT_NS:
                 if cached.note is not None:
                     notes[path] = cached.note
                 continue
@@ -368,8 +410,9 @@ class Builder:
     # ------------------------------------------------------------ writing
 
     def _write(self, plan, reused, env, config, out_dir: Path, listing, result: Result, progress, locks,
-               templates: str, full: bool) -> None:
-        """Render what changed into staging, then move it into place and prune (see output.py).
+               templates: str, full: bool, keep: set[str] = frozenset()) -> None:
+        """Render what changed into staging, then move it into place and remove what the last
+        build wrote that is no longer planned, but for the sites in `keep` (see output.py).
         Pages of clients planned unchanged by this Builder are carried over unless `full`."""
         carried = set() if full else {id(p) for p in reused}
         seals = {site: hashlib.sha256(lock.master + lock.salt).hexdigest() for site, lock in locks.items()}
@@ -393,10 +436,27 @@ class Builder:
             rendering = time.perf_counter()
             staged = parallel.map(_render_one, [i for i, _ in todo], (plan, env, config.vault, locks, out), tick)
             result.stages["render"] = time.perf_counter() - rendering
-            for (i, key), (digest, wrote) in zip(todo, staged):
-                if out.record(plan[i].path, digest, wrote, key):
+            broken = {}
+            for (i, _), outcome in zip(todo, staged):
+                if isinstance(outcome, str):
+                    broken.setdefault(_site_of(plan[i]), (plan[i], outcome))
+            for site, (page, what) in sorted(broken.items()):
+                # a site with a page that could not be made stays wholly as it was
+                keep = keep | {privacy.site_root(site)}
+                result.problems.append(_failed(page.client.folder, what) if page.client else
+                                       error(config_mod.CONFIG_FILE, 1, f"coachgen could not build the overview ({what})"))
+            for (i, key), outcome in zip(todo, staged):
+                if isinstance(outcome, str) or _site_of(plan[i]) in broken:
+                    continue
+                if out.record(plan[i].path, *outcome, key):
                     result.written.append(plan[i].path)
-            result.removed = out.commit({p.path for p in plan}, walk=full)
+            result.removed = out.commit({p.path for p in plan}, keep)
+
+
+def _failed(folder: str, what: str) -> Problem:
+    return error(f"{model_mod.CLIENTS_DIR}/{folder}/client.md", 1,
+                 f"coachgen could not build this client's site ({what}): what was built before stays as it was, and "
+                 "the other sites were built. This is a fault in coachgen; please report it")
 
 
 class _Stale(Exception):
@@ -430,11 +490,16 @@ def _site_of(page: pages_mod.Page) -> str:
     return page.client.slug if page.client else passwords_mod.COACH
 
 
-def _render_one(i: int) -> tuple[str, bool]:
-    """Render one planned page into staging (in a worker process, or here)."""
+def _render_one(i: int) -> tuple[str, bool] | str:
+    """Render one planned page into staging (in a worker process, or here); a page that
+    cannot be made gives the name of what went wrong instead."""
     plan, env, vault_dir, locks, out = parallel.shared()
     page = plan[i]
-    return out.stage(page.path, render.render(page, env, vault_dir, locks.get(_site_of(page))))
+    try:
+        data = render.render(page, env, vault_dir, locks.get(_site_of(page)))
+    except Exception as exc:  # a fault must cost one site, never the whole build
+        return type(exc).__name__
+    return out.stage(page.path, data)
 
 
 def _parse_one(item: tuple[str, bytes | None, str | None]) -> tuple[str | None, Note | None]:

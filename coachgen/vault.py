@@ -17,8 +17,18 @@ OVERRIDES_DIR = "templates"
 
 @dataclass(frozen=True)
 class Stamp:
+    """What the file system says of a file. The change time and inode are in it because
+    `cp -p`, `touch -r` and sync tools can give new content the old size and modification
+    time, but none can set the change time, and a replaced file has a new inode."""
+
     mtime_ns: int
     size: int
+    ctime_ns: int = 0
+    ino: int = 0
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> "Stamp":
+        return cls(st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ def scan(vault: Path, out_dir: Path) -> Listing:
                     walk(entry.path, rel + "/")
             elif entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
-                files[rel] = Stamp(st.st_mtime_ns, st.st_size)
+                files[rel] = Stamp.of(st)
 
     walk(str(vault), "")
     return Listing(dict(sorted(files.items())))
@@ -75,7 +85,7 @@ def stamp(vault: Path, rel: str) -> Stamp | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return Stamp(st.st_mtime_ns, st.st_size)
+    return Stamp.of(st)
 
 
 def read_bytes(vault: Path, rel: str) -> bytes:

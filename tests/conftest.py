@@ -22,7 +22,19 @@ def update_goldens(request) -> bool:
     return request.config.getoption("--update-goldens")
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+OPTIONAL = 'passwords = "optional"\n'
+"""Vaults in tests publish without passwords unless a test says otherwise: the default,
+`passwords = "required"`, has tests of its own."""
+
+
+def write_files(root: Path, files: dict[str, str | bytes], *, passwords_optional: bool = True) -> Path:
+    """Write a vault. Unless told not to, its `coachgen.toml` says `passwords = "optional"`."""
+    if passwords_optional:
+        files = dict(files)
+        config = files.get("coachgen.toml", "")
+        if isinstance(config, str) and "passwords" not in config:
+            config = textwrap.dedent(config).lstrip("\n")  # appended, so the test's line numbers hold
+            files["coachgen.toml"] = config + ("\n" if config and not config.endswith("\n") else "") + OPTIONAL
     for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,8 +49,8 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
 def make_vault(tmp_path):
     """make_vault({"clients/ada/client.md": "...", ...}) -> the vault's path."""
 
-    def make(files: dict[str, str | bytes]) -> Path:
-        return write_files(tmp_path / "vault", files)
+    def make(files: dict[str, str | bytes], *, passwords_optional: bool = True) -> Path:
+        return write_files(tmp_path / "vault", files, passwords_optional=passwords_optional)
 
     return make
 

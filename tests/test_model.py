@@ -93,7 +93,7 @@ def test_unknown_id_without_text_is_ignored_with_a_warning(make_vault):
         "clients/ada/s/2026-01-05.md": "---\nactions:\n  - id: nowhere\n    done: true\n---\nBody\n",
     })
     assert actions == {}
-    assert "clients/ada/s/2026-01-05.md:3: warning: action id 'nowhere' matches no earlier action; ignored" in map(str, result.problems)
+    assert "clients/ada/s/2026-01-05.md:3: warning: an action's id matches no earlier action (and it has no text); ignored" in map(str, result.problems)
 
 
 def test_action_order_due_then_text(make_vault):
@@ -167,7 +167,7 @@ def test_bad_metric_value_is_an_error_and_only_that_value_is_dropped(make_vault,
 def test_rating_out_of_scale_and_bad_habit(make_vault):
     result, _ = model_of(make_vault, {"clients/ada/s/2026-01-05.md": "---\nmetrics:\n  energy: 11\n  meditated: 8/7\n---\nx"})
     messages = [str(p) for p in result.errors]
-    assert "clients/ada/s/2026-01-05.md:3: error: metric 'energy' is a rating from 1 to 10" in messages
+    assert "clients/ada/s/2026-01-05.md:3: error: metric 'energy' is a rating from 1 to its 'scale' in client.md" in messages
     assert any(m.startswith("clients/ada/s/2026-01-05.md:4: error: metric 'meditated' is a habit") for m in messages)
 
 
@@ -211,8 +211,10 @@ def test_private_client_and_slug_clash(make_vault):
         "clients/bob/client.md": "---\nslug: ada\n---\n",
         "clients/cy/client.md": "---\nprivate: true\n---\n",
     })
-    assert sorted(clients) == ["ada"]
-    assert "clients/bob/client.md:1: error: two clients on slug 'ada' (the other is clients/ada/client.md); this one gets no site" in map(str, result.problems)
+    assert sorted(clients) == []  # neither of two clients on one slug gets a site (contract revision 3)
+    problems = "\n".join(map(str, result.problems))
+    assert "clients/bob/client.md:2: error: two clients on slug 'ada' (the other is clients/ada/client.md)" in problems
+    assert "clients/ada/client.md:3: error: two clients on slug 'ada' (the other is clients/bob/client.md)" in problems
 
 
 def test_progress_update_warning(make_vault):

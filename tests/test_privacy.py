@@ -603,8 +603,9 @@ def test_B3_linked_private_note_is_plain_text_and_uncounted(make_vault, tmp_path
 
 
 def test_D4_B8_slug_collisions_unknown_and_wrong_clients_private_profile(make_vault, tmp_path):
-    """D4/B8: a slug collision is an error at the later client.md, which gets no site; client: Nobody
-    and client: naming another client are errors and on no site; a private client.md gets no site."""
+    """D4/B8: a slug collision is an error at both client.md files, and neither gets a site
+    (contract revision 3); client: Nobody and client: naming another client are errors and on
+    no site; a private client.md gets no site."""
     vault = make_vault({
         "clients/ada-one/client.md": "---\nname: Ada One\nslug: ada\n---\n",
         "clients/ada-one/2026-02-01.md": "---\ninsights: [CANARY-ADAONE-OK]\n---\nok\n",
@@ -624,14 +625,14 @@ def test_D4_B8_slug_collisions_unknown_and_wrong_clients_private_profile(make_va
     output = all_output(out)
     errors = {p.path: p for p in result.errors}
     assert "clients/ada-two/client.md" in errors and "ada" in errors["clients/ada-two/client.md"].message
-    assert "clients/ada-one/client.md" not in errors
+    assert "clients/ada-one/client.md" in errors and "ada" in errors["clients/ada-one/client.md"].message
     assert "inbox/nobody.md" in errors and errors["inbox/nobody.md"].line == 2
     assert "clients/bob/nobody.md" in errors
     assert "clients/bob/wrong.md" in errors
     slugs = {p.split("/")[1] for p in output if p.startswith("clients/")}
-    assert slugs == {"ada", "bob"}
-    assert where(site(output, "ada"), "CANARY-ADAONE-OK") and where(site(output, "bob"), "CANARY-BOB-OK")
-    for canary in ("CANARY-ADATWO", "CANARY-NOBODY", "CANARY-WRONG", "CANARY-PAUSED"):
+    assert slugs == {"bob"}
+    assert where(site(output, "bob"), "CANARY-BOB-OK")
+    for canary in ("CANARY-ADAONE", "CANARY-ADATWO", "CANARY-NOBODY", "CANARY-WRONG", "CANARY-PAUSED"):
         assert not where(output, canary), (canary, where(output, canary))
     assert not [k for k in output if "paused" in k.lower()]
 

@@ -35,6 +35,8 @@ def test_init_makes_a_vault_ready_for_git_and_never_overwrites(tmp_path):
     assert (vault / "clients").is_dir() and (vault / "README.md").is_file()
     assert {"_site/", ".coachgen/"} <= set((vault / ".gitignore").read_text().split())
     assert "# coach =" in (vault / "coachgen.toml").read_text()
+    assert 'passwords = "required"' in (vault / "coachgen.toml").read_text()
+    assert "[coach]" in (vault / ".coachgen/secrets.toml").read_text()  # the overview has its password at once
     (vault / "README.md").write_text("My own readme")
     before = snapshot(vault)
     again = cli("init", "practice", cwd=tmp_path)
@@ -53,6 +55,7 @@ def test_new_client_is_a_working_profile_and_never_overwrites(tmp_path):
         assert kind in text
     result = site.build(tmp_path, out=tmp_path / "_site", today=TODAY, git=False)
     assert not result.errors and [c.name for c in result.model.clients] == ["Zoë Ærø-Smith"]
+    assert result.protections["zoe-r-smith"].encrypted  # `new client` saved a password: required by default
     profile.write_text(text + "\nMy notes.")
     again = cli("new", "client", "Zoë Ærø-Smith", cwd=tmp_path)
     assert again.returncode != 0 and "never overwrites" in again.stderr
