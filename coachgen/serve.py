@@ -8,6 +8,7 @@ never echoes a request in an error, and closes idle connections.
 
 from __future__ import annotations
 
+import errno
 import html
 import http
 import http.server
@@ -281,3 +282,19 @@ def start(preview: Preview, host: str = "127.0.0.1", port: int = 8000, timeout: 
     server = Server((host, port), partial(handler, directory=str(preview.out_dir)))
     threading.Thread(target=server.serve_forever, name="coachgen-serve", daemon=True).start()
     return server
+
+
+NEXT_PORTS = 20
+"""How many ports from a busy default one are tried before any free port is taken."""
+
+
+def start_near(preview: Preview, host: str = "127.0.0.1", port: int = 8000, tries: int = NEXT_PORTS) -> Server:
+    """Serve on `port` or, when it is busy, the next free port after it, then any free port
+    (as `hugo server` does): for a port the coach did not pick, so that a second watch just works."""
+    for candidate in range(port, min(port + tries, 65536)):
+        try:
+            return start(preview, host, candidate)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:  # no permission, no such address: another port won't help
+                raise
+    return start(preview, host, 0)

