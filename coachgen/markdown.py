@@ -259,6 +259,8 @@ def callouts(state: StateCore) -> None:
             t.block = True
         if rest.strip():
             inline.content = rest
+            if inline.map:  # the body starts a line below the title: its lines stay right
+                inline.map = [inline.map[0] + 1, inline.map[1]]
             tokens[i + 1 : i + 1] = [title_open, title_inline, title_close]
         else:
             tokens[i + 1 : i + 4] = [title_open, title_inline, title_close]
@@ -317,9 +319,15 @@ def task_lines(state: StateCore) -> None:
             continue
         state.env["tasks"].append((status, parsed, inline.map[0] if inline.map else 0))
         inline.content = parsed.text + ("\n" + more if more else "")
-        item.attrs["class"] = f"task task-{status}"
-        box = Token("task_box", "", 0, meta={"status": status, "due": parsed.due})
-        inline.meta["task"] = box
+        # The page shows the action as it stands at the build's today (a later note may have
+        # ticked it): the box, the item's class and the due date are placeholders that carry
+        # the action's identity as the model finds it (id, else folded text) and, for an
+        # action the model does not know, the line as written.
+        task = {"id": parsed.id, "key": tasks.identity(parsed.text), "status": status,
+                "due": parsed.due.isoformat() if parsed.due else None}
+        item.meta["task"] = inline.meta["task"] = task
+        if more.strip():  # words under the task line are the coach's own text
+            inline.meta["more"] = True
 
 
 # ---------------------------------------------------------------- first heading
@@ -335,6 +343,59 @@ def take_title(state: StateCore) -> None:
             state.env["h1"] = " ".join(_plain_text(tokens[i + 1].children).split())
             del tokens[i : i + 3]
             return
+
+
+# ---------------------------------------------------------------- empty headings
+
+
+def _heading_rank(tok: Token) -> int:
+    return int(tok.tag[1])
+
+
+def empty_headings(state: StateCore) -> None:
+    """A heading with nothing under it (comments and hidden callouts are gone by now) is not
+    published: its section ends at the next heading of the same or a higher rank, at the
+    end of its container (a quote, a list item) or of the note. From the last heading up,
+    so that a heading whose only content was empty sub-headings goes too."""
+    tokens = state.tokens
+    for i in range(len(tokens) - 1, -1, -1):
+        tok = tokens[i]
+        if tok.type != "heading_open":
+            continue
+        after = tokens[i + 3] if i + 3 < len(tokens) else None
+        if (after is None or after.nesting == -1
+                or (after.type == "heading_open" and _heading_rank(after) <= _heading_rank(tok))):
+            del tokens[i : i + 3]
+
+
+def find_prose(state: StateCore) -> None:
+    """Whether the note shows anything but headings and task lines (`env["prose"]`): a note
+    `coachgen new session` prepared holds only those until the coach writes in it."""
+    tokens = state.tokens
+    for i, tok in enumerate(tokens):
+        if tok.type in ("fence", "code_block", "html_block", "hr"):
+            break
+        if tok.type != "inline" or (i > 0 and tokens[i - 1].type == "heading_open"):
+            continue
+        if (tok.meta.get("task") is None and tok.content.strip()) or tok.meta.get("more"):
+            break
+    else:
+        return
+    state.env["prose"] = True
+
+
+def embed_lines(state: StateCore) -> None:
+    """Each embed and image knows its line in the file, for a warning when its file is missing."""
+    first = state.env.get("first_line", 0)
+    for tok in state.tokens:
+        if tok.type != "inline" or not tok.map:
+            continue
+        line = first + tok.map[0] + 1
+        for child in tok.children or []:
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type in ("wikilink", "image"):
+                child.meta["line"] = line
 
 
 # ---------------------------------------------------------------- inline rules
@@ -403,7 +464,9 @@ def hashtag(state: StateInline, silent: bool) -> bool:
 
 def _render_wikilink(self, tokens, idx, options, env) -> str:
     meta = tokens[idx].meta
-    return placeholder("E" if meta["embed"] else "L", **{k: meta[k] for k in ("target", "heading", "alias")})
+    if meta["embed"]:
+        return placeholder("E", line=meta.get("line", 1), **{k: meta[k] for k in ("target", "heading", "alias")})
+    return placeholder("L", **{k: meta[k] for k in ("target", "heading", "alias")})
 
 
 def _render_image(self, tokens, idx, options, env) -> str:
@@ -412,7 +475,7 @@ def _render_image(self, tokens, idx, options, env) -> str:
     alt = self.renderInlineAsText(tok.children or [], options, env)
     if re.match(r"[a-z][a-z0-9+.-]*:", src, re.I):  # from the web: a link, never loaded
         return f'<a class="external" href="{escapeHtml(src)}" rel="noopener noreferrer">{escapeHtml(alt or src)}</a>'
-    return placeholder("I", src=src, alt=alt)
+    return placeholder("I", src=src, alt=alt, line=tok.meta.get("line", 1))
 
 
 def _is_local(href: str) -> bool:
@@ -440,11 +503,25 @@ def _render_tag(self, tokens, idx, options, env) -> str:
     return f'<span class="tag">#{escapeHtml(tokens[idx].content)}</span>'
 
 
-_BOX_LABEL = {"open": "Open", "done": "Done", "cancelled": "Cancelled"}
+_BOX_LABEL = {"open": "Open", "overdue": "Overdue", "done": "Done", "cancelled": "Cancelled"}
 
 
 def task_prefix(status: str) -> str:
     return f'<span class="task-box task-box-{status}" role="img" aria-label="{_BOX_LABEL[status]}"></span>'
+
+
+def task_due(due) -> str:
+    """A task line's due date, after its text."""
+    return f' <time class="due" datetime="{due.isoformat()}">{escape(due.strftime("%-d %b %Y"))}</time>'
+
+
+def _render_list_item_open(self, tokens, idx, options, env) -> str:
+    """A task line's `<li>` is the page's to write: its class says the action's status."""
+    task = tokens[idx].meta.get("task")
+    if task is None:
+        return self.renderToken(tokens, idx, options, env)
+    newline = "\n" if self.renderToken(tokens, idx, options, env).endswith("\n") else ""
+    return placeholder("T", part="item", **task) + newline
 
 
 def _validate_link(url: str) -> bool:
@@ -467,38 +544,41 @@ def parser(allow_html: bool) -> MarkdownIt:
     md.core.ruler.after("callouts", "task_lines", task_lines)
     md.core.ruler.after("inline", "collect_insights", collect_insights)
     md.core.ruler.after("collect_insights", "take_title", take_title)
+    md.core.ruler.after("take_title", "empty_headings", empty_headings)
+    md.core.ruler.after("empty_headings", "find_prose", find_prose)
+    md.core.ruler.after("find_prose", "embed_lines", embed_lines)
     md.add_render_rule("wikilink", _render_wikilink)
     md.add_render_rule("image", _render_image)
     md.add_render_rule("link_open", _render_link_open)
     md.add_render_rule("link_close", _render_link_close)
     md.add_render_rule("tag", _render_tag)
+    md.add_render_rule("list_item_open", _render_list_item_open)
     return md
 
 
 def render(md: MarkdownIt, tokens: list[Token], env: dict) -> str:
-    """HTML for the tokens, with each task line's status box and due date around its text."""
+    """HTML for the tokens, with placeholders for each task line's box and due date around
+    its text (the page fills them in from the action as it stands)."""
     for tok in tokens:
-        box = tok.meta.get("task") if tok.type == "inline" else None
-        if box is not None and not tok.meta.get("boxed"):
+        task = tok.meta.get("task") if tok.type == "inline" else None
+        if task is not None and not tok.meta.get("boxed"):
             tok.meta["boxed"] = True
-            tok.children.insert(0, Token("html_inline", "", 0, content=task_prefix(box.meta["status"])))
-            due = box.meta["due"]
-            if due is not None:
-                tok.children.append(
-                    Token("html_inline", "", 0, content=f' <time class="due" datetime="{due.isoformat()}">{escape(due.strftime("%-d %b %Y"))}</time>')
-                )
+            tok.children.insert(0, Token("html_inline", "", 0, content=placeholder("T", part="box", **task)))
+            tok.children.append(Token("html_inline", "", 0, content=placeholder("T", part="due", **task)))
     return md.renderer.render(tokens, md.options, env)
 
 
-def parse(text: str, allow_html: bool, take_h1: bool) -> tuple[str, dict]:
-    """Body Markdown -> (HTML with placeholders, env with tasks, insights and the h1 title)."""
+def parse(text: str, allow_html: bool, take_h1: bool, first_line: int = 0) -> tuple[str, dict]:
+    """Body Markdown -> (HTML with placeholders, env with tasks, insights, the h1 title and
+    whether it has `prose`). `first_line`: the lines of the file before the body."""
     md = parser(allow_html)
     stripped = strip_comments(text, md)
-    env: dict = {"tasks": [], "insights": [], "take_h1": take_h1}
+    fresh = lambda: {"tasks": [], "insights": [], "take_h1": take_h1, "prose": False, "first_line": first_line}  # noqa: E731
+    env = fresh()
     tokens = md.parse(stripped, env)
     if ("%%" in stripped or "<!--" in stripped) and _marker_outside_code(tokens):
         # a code span kept as one is none to the parser (an autolink or an HTML tag took its
         # backtick): fail closed, remove comments from code spans too
-        env = {"tasks": [], "insights": [], "take_h1": take_h1}
+        env = fresh()
         tokens = md.parse(strip_comments(text, md, code_spans=False), env)
     return render(md, tokens, env), env

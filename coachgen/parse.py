@@ -102,6 +102,12 @@ class Note:
     email_line: int = 1
     sha: str = ""
     """The SHA-256 of the file as read, where the reader knows it (a model's memo key)."""
+    prepared: bool = False
+    """A session note `coachgen new session` prepared (its PREPARED comment is there) that,
+    as far as the note alone tells, nobody has written in yet: no title, no metric value,
+    insight or future, and nothing in its body but headings and task lines. The model keeps
+    it off the client's site unless one of its task lines changes an action (the review
+    list it was prepared with restates open actions as they are)."""
 
 
 CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "private", "engagement"}
@@ -113,6 +119,9 @@ SETTINGS = {"label", "unit", "kind", "target", "by", "direction", "scale"}
 """A metric's settings in client.md."""
 ENGAGEMENT_KEYS = {"sessions", "from", "until"}
 KINDS = ("number", "count", "rating", "habit")
+PREPARED = "%% coachgen: prepared"
+"""How the comment that `coachgen new session` puts in a note it prepares begins."""
+_PREPARED = re.compile(r"^" + re.escape(PREPARED) + r"\b", re.MULTILINE)
 _LEADING_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})[\s_.-]*")
 _MAY_NAME_CLIENT = re.compile(r"client['\"]?\s*:", re.IGNORECASE)
 """A cheap first test for a note outside `clients/`: most of the coach's own notes never
@@ -164,8 +173,9 @@ def parse_note(path: str, data: bytes, *, is_client: bool, in_client_folder: boo
         return None  # `client:` stood in the body only: the coach's own note
     try:
         fields = meta.compose(parts.yaml_text, parts.yaml_line) if parts.yaml_text is not None else {}
-    except FieldError as exc:
-        return Note(path, (error(path, exc.line, exc.message),), ok=False)
+    except FieldError as exc:  # FieldErrors: every broken entry of the front-matter, each at its line
+        found = exc.errors if isinstance(exc, meta.FieldErrors) else [(exc.line, exc.message)]
+        return Note(path, tuple(error(path, line, message) for line, message in found), ok=False)
     reader.offset = parts.yaml_line
     if outside and "client" not in fields:
         # the coach's own note; a `Client:` (another case) there was surely meant to join
@@ -370,9 +380,11 @@ class _Reader:
                 self.err(1, "the note has no date: add 'date: YYYY-MM-DD' or start the file name with one")
         title = self.text(fields, "title")
         duration = self.get(fields, "duration", meta.as_number)
-        html, env = markdown.parse(body, allow_html, take_h1=not title)
+        html, env = markdown.parse(body, allow_html, take_h1=not title, first_line=body_line)
         if not title:
             title = env.get("h1") or _LEADING_DATE.sub("", stem, count=1).strip() or (date.isoformat() if date else stem)
+        values = tuple(self.metric_values(fields["metrics"][1])) if "metrics" in fields else ()
+        future = tuple(Item(t, self.line(n)) for t, n in self.items(fields, "future"))
         mentions = list(self.front_actions(fields))
         for status, line_task, line in env["tasks"]:
             where = body_line + line + 1
@@ -392,9 +404,11 @@ class _Reader:
             duration=duration,
             html=html,
             mentions=tuple(mentions),
-            values=tuple(self.metric_values(fields["metrics"][1])) if "metrics" in fields else (),
+            values=values,
             insights=tuple(insights),
-            future=tuple(Item(t, self.line(n)) for t, n in self.items(fields, "future")),
+            future=future,
+            prepared=(bool(_PREPARED.search(body)) and date is not None and title == date.isoformat()
+                      and not (env["prose"] or values or insights or future)),
         )
         return _finish(note, self)
 
@@ -415,6 +429,8 @@ class _Reader:
     def report_bad_dates(self, task: tasks.TaskLine, line: int) -> None:
         for name in task.bad_dates:
             self.warn(line, f"action's {name} date is not a real date; it is left out")
+        for name in task.miswritten:
+            self.warn(line, f"the action's {name} date must be written YYYY-MM-DD; it is left out")
         for name in task.far_dates:
             self.err(line, f"action's {name} date must be {meta.DATE_RANGE}")
 

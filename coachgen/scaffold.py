@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from .model import Client, Metric
+from .parse import PREPARED
 from .slug import slugify
 
 
@@ -54,7 +55,7 @@ This folder is a coachgen vault: one folder per client under `clients/`, each wi
 
 - `coachgen new client "Ada Lovelace"`: a new client.
 - `coachgen new session ada-lovelace`: today's session note, prepared with their open
-  actions to review and a slot for each metric.
+  actions to review and a slot for each metric; it reaches their site once you write in it.
 - `coachgen watch`: write with the client's site open beside you; it updates on every save.
 - `coachgen build`: build every client's site into `_site/` to publish.
 - `coachgen password ada-lovelace --save`: protect a client's site with a password.
@@ -99,12 +100,18 @@ Nothing below the front-matter is ever published.
 
 
 def new_client(vault: Path, name: str, today: dt.date) -> Path:
+    """`clients/<slug>/client.md`; or, where a folder under clients/ already stands for this
+    name (`clients/Bob Smith/` for "Bob Smith"), client.md in that folder, never a second one."""
     folder = slugify(name)
     if not folder:
         raise ValueError("a client's name needs letters or digits")
+    clients = vault / "clients"
+    existing = sorted(p.name for p in clients.iterdir() if p.is_dir() and slugify(p.name) == folder) if clients.is_dir() else []
+    if folder not in existing and existing:
+        folder = existing[0]  # the coach's own folder; `create` still refuses to overwrite its client.md
     text = CLIENT.format(name=name, today=today.isoformat(), next_week=(today + dt.timedelta(days=7)).isoformat(),
                          until=(today + dt.timedelta(days=182)).isoformat())
-    return create(vault / "clients" / folder / "client.md", text)
+    return create(clients / folder / "client.md", text)
 
 
 def _metric_slot(metric: Metric) -> str:
@@ -123,13 +130,19 @@ def _metric_slot(metric: Metric) -> str:
 
 
 def session_note(client: Client, day: dt.date) -> str:
-    """A note prepared for the call: actions to review, a slot per metric, headings for outcomes."""
+    """A note prepared for the call: actions to review, a slot per metric, headings for outcomes.
+
+    Every hint is a comment, for the coach only; a heading left empty is not published; and
+    until the coach writes in it, the note is not published at all (its first comment,
+    `parse.PREPARED`, says so: see `Note.prepared`)."""
     lines = ["---", f"date: {day.isoformat()}", "title: ", "duration: 60", "private: false"]
     if client.metrics:
         lines.append("metrics:                # fill in what was recorded; leave a slot empty to skip it")
         lines += [_metric_slot(m) for m in client.metrics]
     lines += ["insights:", "  # - what they saw newly today", "future:", "  # - the bigger future they spoke into",
-              "---", "", "## Review", ""]
+              "---", f"{PREPARED} by `coachgen new session`: the client sees this note once you write in it. "
+                     "Comments like this one are for you only, and a heading left empty is not shown. %%",
+              "", "## Review", ""]
     review = [a for a in client.actions if a.status in ("overdue", "open")]
     if review:
         lines.append("%% Tick what is done ([x]), cancel what is dropped ([-]); the site updates those actions. %%")
@@ -138,11 +151,11 @@ def session_note(client: Client, day: dt.date) -> str:
             ident = f" 🆔 {action.id}" if action.id else ""
             lines.append(f"- [ ] {action.text}{due}{ident}")
     else:
-        lines.append("No open actions to review.")
+        lines.append("%% No open actions to review. %%")
     lines += ["", "## What we explored", "", "", "## Insights", "",
               "%% > [!insight] The breakthrough, in their words %%", "", "## Next steps", "",
               f"%% - [ ] A clear next step 📅 {(day + dt.timedelta(days=7)).isoformat()} %%", "",
-              "## The bigger future", "", ""]
+              "## The bigger future", "", "%% Where they are going, in their words %%", ""]
     return "\n".join(lines)
 
 

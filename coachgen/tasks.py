@@ -8,18 +8,21 @@ from dataclasses import dataclass, field
 
 from .meta import in_range
 
-_DATE = r"(\d{4}-\d{2}-\d{2})"
+_WRITTEN = r"(\d(?:[\d./-]*\d)?)"
+"""A date as a coach may write it (`04/12/2026`, `2026-1-5`): taken whole, so that a date
+in another form is reported and leaves the action's text, never kept there as words."""
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Tasks' date signifiers, with the variants the Tasks plugin accepts (an optional VS16).
 _EMOJI_DATES = {
-    "due": re.compile(r"(?:📅|📆|🗓)\ufe0f?\s*" + _DATE),
-    "done": re.compile(r"✅\ufe0f?\s*" + _DATE),
-    "cancelled": re.compile(r"❌\ufe0f?\s*" + _DATE),
+    "due": re.compile(r"(?:📅|📆|🗓)\ufe0f?\s*" + _WRITTEN),
+    "done": re.compile(r"✅\ufe0f?\s*" + _WRITTEN),
+    "cancelled": re.compile(r"❌\ufe0f?\s*" + _WRITTEN),
 }
 _EMOJI_ID = re.compile(r"🆔\ufe0f?\s*([A-Za-z0-9_-]+)")
 # Signifiers we do not use but must not show as text: scheduled, start, created, recurrence,
 # priorities, depends-on, on-completion.
 _EMOJI_OTHER = re.compile(
-    r"(?:(?:⏳|⌛|🛫|➕)\ufe0f?\s*" + _DATE + r"|🔁\ufe0f?\s*[^📅📆🗓✅❌🆔⏳⌛🛫➕⛔🏁^\[]*"
+    r"(?:(?:⏳|⌛|🛫|➕)\ufe0f?\s*" + _WRITTEN + r"|🔁\ufe0f?\s*[^📅📆🗓✅❌🆔⏳⌛🛫➕⛔🏁^\[]*"
     r"|⛔\ufe0f?\s*[A-Za-z0-9_,-]+|🏁\ufe0f?\s*\w+|[⏫🔼🔽⏬🔺]\ufe0f?)"
 )
 _DATAVIEW = re.compile(r"[\[(](due|completion|cancelled|id|scheduled|start|created|priority)::\s*([^\])]*)[\])]")
@@ -36,11 +39,16 @@ class TaskLine:
     cancelled: dt.date | None = None
     bad_dates: list[str] = field(default_factory=list)
     """Names of fields whose date was not a real date (the field is then left unset)."""
+    miswritten: list[str] = field(default_factory=list)
+    """Names of fields whose date was not written YYYY-MM-DD (left unset too)."""
     far_dates: list[str] = field(default_factory=list)
     """Names of fields whose date is outside the years a note may give (left unset too)."""
 
 
-def _date(raw: str, name: str, bad: list[str], far: list[str]) -> dt.date | None:
+def _date(raw: str, name: str, bad: list[str], far: list[str], miswritten: list[str]) -> dt.date | None:
+    if not _ISO.fullmatch(raw.strip()):  # `04/12/2026` is 4 December or 12 April: never guessed
+        miswritten.append(name)
+        return None
     try:
         day = dt.date.fromisoformat(raw.strip())
     except ValueError:
@@ -56,6 +64,7 @@ def parse(line: str) -> TaskLine:
     """Strip the signifiers from a task's text and read the ones we use."""
     bad: list[str] = []
     far: list[str] = []
+    miswritten: list[str] = []
     values: dict[str, object] = {}
     text = line
     m = _BLOCK_ID.search(text)
@@ -64,7 +73,7 @@ def parse(line: str) -> TaskLine:
         text = text[: m.start()]
     for name, pattern in _EMOJI_DATES.items():
         for m in pattern.finditer(text):
-            values[name] = _date(m.group(1), name, bad, far)
+            values[name] = _date(m.group(1), name, bad, far, miswritten)
         text = pattern.sub(" ", text)
     m = _EMOJI_ID.search(text)
     if m:
@@ -75,10 +84,10 @@ def parse(line: str) -> TaskLine:
         if name == "id":
             values["id"] = m.group(2).strip() or None
         elif name:
-            values[name] = _date(m.group(2), name, bad, far)
+            values[name] = _date(m.group(2), name, bad, far, miswritten)
     text = _DATAVIEW.sub(" ", text)
     text = _EMOJI_OTHER.sub(" ", text)
-    return TaskLine(text=" ".join(text.split()), bad_dates=bad, far_dates=far, **values)  # type: ignore[arg-type]
+    return TaskLine(text=" ".join(text.split()), bad_dates=bad, far_dates=far, miswritten=miswritten, **values)  # type: ignore[arg-type]
 
 
 def identity(text: str) -> str:
