@@ -6,6 +6,7 @@ script sets text and grid colours from the theme before drawing.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from .model import Metric
@@ -13,10 +14,58 @@ from .model import Metric
 VALUE = "#2563eb"
 TARGET = "#c2410c"
 MISS = "#93c5fd"
+CURRENCIES = frozenset({"£", "$", "€", "¥"})
+"""Units written before the number, as English does (£7,250); any other unit follows it (75 kg)."""
+SHORT_SPAN = 14
+"""Days. A chart spanning fewer gets a tick at its dates: left to itself, Plotly ticks hours
+there, and "%-d %b" prints each day several times."""
+DAY_MS = 86_400_000
 
 
 def _dates(metric: Metric) -> list[str]:
     return [p.date.isoformat() for p in metric.points]
+
+
+def habit_text(value: float) -> str:
+    """A habit's adherence as days of a week ("4 of 7 days"); a share that is no whole number
+    of days (0.8, 3/5) as a percentage."""
+    days = value * 7
+    if abs(days - round(days)) < 1e-6:
+        return f"{round(days)} of 7 days"
+    return f"{round(value * 100)}%"
+
+
+def _x_axis(metric: Metric) -> dict:
+    """The date axis: a few days either side of what the chart shows, so a first value sits in
+    the middle rather than alone at an edge; on a short span, one tick per date (at most six)."""
+    spec, points = metric.spec, metric.points
+    days = sorted({p.date for p in points} | ({spec.by} if spec.target is not None and spec.by else set()))
+    axis: dict = {"type": "date", "tickformat": "%-d %b", "automargin": True, "fixedrange": True, "nticks": 6}
+    if not days:
+        return axis
+    span = (days[-1] - days[0]).days
+    pad = dt.timedelta(days=3 if span < SHORT_SPAN else max(1, span // 20))
+    axis["range"] = [(days[0] - pad).isoformat(), (days[-1] + pad).isoformat()]
+    if span < SHORT_SPAN:
+        step = -(-len(days) // 6)  # ceil: at most six ticks
+        axis["tickvals"] = [d.isoformat() for d in days[::step]]
+    return axis
+
+
+def _y_range(metric: Metric) -> list[float] | None:
+    """A number's or count's y range: every value and the target inside, with a margin, so the
+    target line shows even beside a first value. None (Plotly decides) where the numbers are too
+    large to pad."""
+    ys = [y for y in (_num(p.shown) for p in metric.points) if y is not None]
+    target = _num(metric.spec.target) if metric.spec.target is not None else None
+    if target is not None:
+        ys.append(target)
+    if not ys:
+        return None
+    low, high = min(ys), max(ys)
+    pad = (high - low) * 0.1 if high > low else max(abs(high) * 0.1, 1)
+    bounds = [low - pad, high + pad]
+    return bounds if all(math.isfinite(b) for b in bounds) and bounds[0] < low and high < bounds[1] else None
 
 
 def _num(value: float | int | None) -> float | int | None:
@@ -28,7 +77,7 @@ def _num(value: float | int | None) -> float | int | None:
         return None
 
 
-def _target_traces(metric: Metric) -> list[dict]:
+def _target_traces(metric: Metric, xaxis: dict) -> list[dict]:
     spec, points = metric.spec, metric.points
     if spec.target is None or not points:
         return []
@@ -38,8 +87,8 @@ def _target_traces(metric: Metric) -> list[dict]:
         x = [start.date.isoformat(), spec.by.isoformat()]
         y = [_num(start.shown), _num(spec.target)]
         name = "Target path"
-    else:
-        x = [points[0].date.isoformat(), points[-1].date.isoformat()]
+    else:  # a target with no date: across the whole chart (with one value, it would be a dot)
+        x = list(xaxis["range"])
         y = [_num(spec.target)] * 2
         name = "Target"
     return [{"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y, "line": line, "hoverinfo": "skip"}]
@@ -52,7 +101,9 @@ def figure(metric: Metric, *, compact: bool = False) -> dict:
     y = [_num(p.shown) for p in metric.points]
     # Plotly shows a `%` as written (`%%` would show twice); only `%{` starts a variable,
     # so a unit's own `%{` is broken by a zero-width space
-    unit = " " + spec.unit.replace("%{", "%\u200b{") if spec.unit else ""
+    unit = spec.unit.replace("%{", "%\u200b{") if spec.unit else ""
+    before, after = (unit, "") if spec.unit in CURRENCIES else ("", " " + unit if unit else "")
+    single = len(metric.points) == 1
     if spec.kind == "habit":
         goal = _num(spec.target) if spec.target is not None else 1.0
         values = {
@@ -60,9 +111,12 @@ def figure(metric: Metric, *, compact: bool = False) -> dict:
             "name": "Adherence",
             "x": x,
             "y": y,
+            "customdata": [habit_text(p.value) for p in metric.points],
             "marker": {"color": [VALUE if v is not None and goal is not None and v >= goal - 1e-9 else MISS for v in y]},
-            "hovertemplate": "%{x|%-d %b %Y}: %{y:.0%}<extra></extra>",
+            "hovertemplate": "%{x|%-d %b %Y}: %{customdata}<extra></extra>",
         }
+        if single:  # Plotly sizes bars by the gap between dates: one bar alone needs a width
+            values["width"] = DAY_MS
     else:
         values = {
             "type": "scatter",
@@ -71,23 +125,31 @@ def figure(metric: Metric, *, compact: bool = False) -> dict:
             "x": x,
             "y": y,
             "line": {"color": VALUE, "width": 3},
-            "marker": {"color": VALUE, "size": 6 if compact else 8},
-            "hovertemplate": "%{x|%-d %b %Y}: %{y}" + unit + "<extra></extra>",
+            # a first value is a lone point: a larger marker shows it is meant
+            "marker": {"color": VALUE, "size": (8 if compact else 11) if single else (6 if compact else 8)},
+            "hovertemplate": "%{x|%-d %b %Y}: " + before + "%{y}" + after + "<extra></extra>",
         }
+    xaxis = _x_axis(metric)
     yaxis: dict = {"automargin": True, "zeroline": False, "fixedrange": True}
     if spec.kind == "habit":
         yaxis.update(range=[0, 1.05], tickformat=".0%")
     elif spec.kind == "rating":
         scale = _num(spec.scale) or 10
         yaxis.update(range=[0, scale + 0.5], dtick=2 if scale > 5 else 1)
-    elif spec.unit:
-        yaxis["title"] = {"text": spec.unit}
+    else:
+        bounds = _y_range(metric)
+        if bounds is not None:
+            yaxis["range"] = bounds
+        if spec.unit in CURRENCIES:
+            yaxis["tickprefix"] = spec.unit
+        elif spec.unit:
+            yaxis["title"] = {"text": spec.unit}
     layout = {
         "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
         "height": 120 if compact else 280,
         "showlegend": not compact and spec.target is not None,
         "legend": {"orientation": "h", "x": 0, "y": -0.2},
-        "xaxis": {"type": "date", "tickformat": "%-d %b", "automargin": True, "fixedrange": True, "nticks": 6},
+        "xaxis": xaxis,
         "yaxis": yaxis,
         "hovermode": "closest",
         "paper_bgcolor": "rgba(0,0,0,0)",
@@ -99,4 +161,4 @@ def figure(metric: Metric, *, compact: bool = False) -> dict:
         layout["yaxis"].update(visible=False)
     if spec.kind == "habit":
         layout["bargap"] = 0.3
-    return {"data": [values] + _target_traces(metric), "layout": layout}
+    return {"data": [values] + _target_traces(metric, xaxis), "layout": layout}

@@ -1,5 +1,6 @@
-"""The follow-up a coach sends after a session: actions set with due dates, metrics recorded
-against targets, insights; as plain text and HTML, and by mail through the coach's SMTP server."""
+"""The follow-up a coach sends after a session: every open and overdue action with its due date,
+the metrics recorded against their targets (as the site shows them), insights, a link to the
+client's site; as plain text and HTML, and by mail through the coach's SMTP server."""
 
 from __future__ import annotations
 
@@ -38,13 +39,25 @@ def make(client: Client, config: Config, since: dt.date | None, today: dt.date) 
     sessions = sessions_since(client, since)
     if not sessions:
         raise LookupError(f"{client.name} has no shared session {'since ' + since.isoformat() if since else 'yet'}")
-    actions = {a.key: a for a in client.actions}
-    specs = {m.spec.key: m.spec for m in client.metrics}
+    # every action still to do, as the site's "Next steps" lists them: overdue first, then by due date
+    overdue = [a for a in client.actions if a.status == "overdue"]
+    still_open = [a for a in client.actions if a.status == "open"]
+    # each metric these sessions recorded, once, at its latest value as the site shows it (a count's
+    # running total), with what a count gained in them
+    covered = {s.id for s in sessions}
+    values, added = [], {}
+    for metric in client.metrics:
+        points = [p for p in metric.points if p.session in covered]
+        if points:
+            spec = metric.spec
+            values.append((spec, points[-1].date, metric_value(points[-1].shown, spec), spec.target))
+            if spec.kind == "count":
+                added[spec.key] = metric_value(sum(p.value for p in points), spec)
     context = {
         "client": client, "site": {"title": config.title, "coach": config.coach}, "today": today,
         "sessions": sessions,
-        "actions": [actions[k] for s in sessions for k in s.actions_set],
-        "values": [(specs[k], day, metric_value(v, specs[k]), specs[k].target) for s in sessions for k, day, v in s.values],
+        "overdue": overdue, "open": still_open, "actions": overdue + still_open,
+        "values": values, "added": added,
         "insights": [text for s in sessions for text in s.insights],
         "future": [text for s in sessions for text in s.future],
         "url": f"{config.base_url.rstrip('/')}/clients/{client.slug}/" if config.base_url else None,

@@ -55,6 +55,15 @@ class FieldError(Exception):
         self.message = message
 
 
+class FieldErrors(FieldError):
+    """Several problems at once (every broken top-level entry of a front-matter), each as
+    (line, message); as a FieldError it is the first of them."""
+
+    def __init__(self, errors: list[tuple[int, str]]):
+        super().__init__(*errors[0])
+        self.errors = errors
+
+
 def line_of(node: yaml.Node, offset: int) -> int:
     return offset + node.start_mark.line + 1
 
@@ -93,9 +102,10 @@ def compose(fm: str, offset: int) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     try:
         root = yaml.compose(fm, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = offset + (mark.line + 1 if mark else 1)
-        raise FieldError(line, "front-matter is not valid YAML" + _yaml_problem(exc)) from None
+        # every broken top-level entry where they can be told apart, else the one YAML found
+        found = _broken_entries(fm) or [_explain(exc, fm.split("\n"))]
+        raise FieldErrors([(offset + line + 1, "front-matter is not valid YAML: " + message)
+                           for line, message in found]) from None
     except (yaml.YAMLError, RecursionError):
         raise FieldError(offset + 1, "front-matter is not valid YAML (nested too deeply)") from None
     if root is None:
@@ -105,6 +115,76 @@ def compose(fm: str, offset: int) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         raise FieldError(line_of(root, offset), "front-matter must be a mapping of keys to values")
     _merge(root, offset, set(), set(), [MAX_MERGED])
     return mapping(root, offset)
+
+
+_TOP_KEY = re.compile(r"[^\s#\-][^:]*:(\s|$)")
+"""A line that starts a top-level entry: a key at column 0 (not a comment, a list item or an
+indented line, which all continue the entry above)."""
+
+
+def _broken_entries(fm: str) -> list[tuple[int, str]]:
+    """Each top-level entry that is not valid YAML on its own, as (0-based line, message).
+    Entries are parsed one by one, padded with blank lines so that marks keep the lines of
+    the front-matter; only syntax is checked (an alias may stand in another entry)."""
+    lines = fm.split("\n")
+    starts = [i for i, text in enumerate(lines) if _TOP_KEY.match(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)  # what stands above the first key is an entry of its own
+    found = []
+    for start, end in zip(starts, starts[1:] + [len(lines)]):
+        try:
+            # (no newline added: an entry that runs off its end is reported on its own last line)
+            for _ in yaml.parse("\n" * start + "\n".join(lines[start:end]), Loader=_Loader):
+                pass
+        except yaml.MarkedYAMLError as exc:
+            found.append(_explain(exc, lines))
+        except (yaml.YAMLError, RecursionError):
+            return []  # not a syntax fault of one entry: the whole document's error says it
+    return found
+
+
+INDENTATION = "the indentation here does not match the lines above: indent each key of a list or mapping the same way"
+
+
+def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
+    """(0-based line, what is wrong in a coach's words and how to fix it) for a YAML syntax
+    error. Never quotes the note: the examples are fixed illustrations."""
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line, mark.column) if mark else (0, 0)
+    text = lines[line] if line < len(lines) else ""
+    problem, context = exc.problem or "", exc.context or ""
+    indent = len(text) - len(text.lstrip(" \t"))
+    if "\t" in text[:indent + 1]:
+        return line, "a tab character: indent with spaces, never tabs"
+    if "quoted scalar" in context and exc.context_mark is not None:
+        if "escape" in problem:
+            return line, ("a backslash inside double quotes starts an escape: use single quotes, "
+                          "or write two backslashes for one")
+        return exc.context_mark.line, ("a quote opened here is never closed: end the value with the same "
+                                       "quote mark it starts with")
+    if problem.startswith("mapping values are not allowed"):
+        if re.search(r":\s", text[:column]):  # a second ": " on the line: inside the value
+            return line, 'a value with ": " in it needs quotes, like title: "Plan: Q2"'
+        above = next((i for i in range(line - 1, -1, -1) if lines[i].strip() and not lines[i].lstrip().startswith("#")), None)
+        if above is not None and indent <= len(lines[above]) - len(lines[above].lstrip()):
+            return above, "this line is not 'key: value': add ': ' after the key, or make it a comment with #"
+        return line, INDENTATION
+    if "simple key" in context and exc.context_mark is not None:  # a line with no ':' before a key
+        return exc.context_mark.line, "this line is not 'key: value': add ': ' after the key, or make it a comment with #"
+    if "expected key" in problem or "expected '-' indicator" in problem or "expected <block end>" in problem:
+        above = next((lines[i] for i in range(line - 1, -1, -1) if lines[i].strip()), "")
+        if text.lstrip().startswith("-") and not above.lstrip().startswith("-"):  # not a list's own item
+            return line, ("a list item '- ' stands among the keys of a mapping: put it under its key "
+                          "(like goals:), indented like the items above it")
+        if re.match(r"\s*(- )?[^:]+:\s*([\"']).*\2\s*[^\s#]", text):
+            return line, "text follows a closing quote: put the whole value in quotes, or none of it"
+        return line, INDENTATION
+    if "cannot start any token" in problem:
+        return line, 'a value that starts with @, ` or % needs quotes, like title: "@home"'
+    if "flow sequence" in context or "flow mapping" in context:
+        return line, ("a list in [ ] or a mapping in { } here or just above is not closed as it should be: "
+                      "check its commas and closing bracket, or put the value in quotes")
+    return line, _yaml_problem(exc).removeprefix(": ") or "check this line's punctuation and indentation"
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 
+from .charts import CURRENCIES, habit_text
 from .crypto import Lock
 from .pages import PLOTLY, Page
 from .privacy import strip_metadata
@@ -102,19 +103,22 @@ def num(value: float | int | None) -> str:
         return ""
     if isinstance(value, float):
         if value.is_integer():
-            return str(int(value))
+            return f"{int(value):,}"  # grouped like an int: 7250.0 reads 7,250 too
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:,}"
 
 
 def metric_value(value: float | None, spec) -> str:
-    """A value as a reader wants it: a habit as a share of days, a rating out of its scale."""
+    """A value as a reader wants it: a habit in days of a week, a rating out of its scale, an
+    amount of money with its sign first as English writes it (£7,250), other units after (75 kg)."""
     if value is None:
         return "–"
     if spec.kind == "habit":
-        return f"{round(value * 100)}%"
+        return habit_text(value)
     if spec.kind == "rating":
         return f"{num(value)}/{spec.scale}"
+    if spec.unit in CURRENCIES:
+        return ("-" if value < 0 else "") + spec.unit + num(abs(value))
     return num(value) + (f" {spec.unit}" if spec.unit else "")
 
 
