@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import sys
 import time
 from pathlib import Path
@@ -39,7 +40,21 @@ def main() -> None:
     """Turn a coach's Markdown vault into one private website per client."""
 
 
-VAULT = click.argument("vault", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def VAULT(command):
+    """The vault of build, check and watch: a VAULT argument or, as new, digest and password
+    take it, `--vault DIR` (default: here). Given both, they must name the same folder."""
+    folder = click.Path(exists=True, file_okay=False, path_type=Path)
+
+    @functools.wraps(command)
+    def picked(*args, vault: Path | None, vault_option: Path | None, **kwargs):
+        if vault is not None and vault_option is not None and vault.resolve() != vault_option.resolve():
+            raise click.UsageError(f"VAULT ({vault}) and --vault ({vault_option}) name two folders: give one")
+        return command(*args, vault=vault or vault_option or Path("."), **kwargs)
+
+    picked = click.option("--vault", "vault_option", type=folder, metavar="DIR", help="The vault, as VAULT (default: here).")(picked)
+    return click.argument("vault", required=False, type=folder)(picked)
+
+
 TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD", help="Build as of this date (default: today in the vault's timezone).")
 
 
@@ -104,7 +119,8 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, g
 @main.command()
 @VAULT
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
-@click.option("--port", default=8000, show_default=True, help="Port of the preview server (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port of the preview server (0: any free port). If the default is busy, the next free one.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--poll", is_flag=True, help="Poll for changes (for vaults on network or synced folders).")
 @TODAY
@@ -119,9 +135,12 @@ def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today
         with progress_bar() as tick:
             return builder.build(progress=tick)
 
+    # A port the coach gave is the one they will open: busy, it is an error. The default may move.
+    given = click.get_current_context().get_parameter_source("port") is not click.core.ParameterSource.DEFAULT
     try:
         watch_mod.serve_and_watch(vault, out=out, host=host, port=port, poll=poll, today=today, git=git,
-                                  echo=lambda line: click.echo(line, err=True), first_build=first_build)
+                                  echo=lambda line: click.echo(line, err=True), first_build=first_build,
+                                  next_free_port=not given)
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
 
@@ -160,7 +179,7 @@ def protection_table(result: site.Result):
 
 
 VAULT_OPTION = click.option("--vault", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".",
-                            help="The vault (default: here).")
+                            metavar="DIR", help="The vault (default: here).")
 
 
 def _client(vault: Path, name: str, today: dt.date | None):
@@ -226,6 +245,8 @@ def new_client(name: str, vault: Path) -> None:
     except (scaffold.Exists, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created {path}", err=True)
+    if path.parent.name != slugify(name):  # scaffold used the folder the coach had made already
+        click.echo(f"clients/{path.parent.name}/ was already there, so the client is in that folder", err=True)
     slug = slugify(path.parent.name)
     secret = _save_new_password(vault, slug)
     if secret:

@@ -7,11 +7,11 @@ published for each client; private notes and `client.md` bodies never enter it.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import meta, tasks
 from .parse import MetricDef, Note, RawValue, adherence
@@ -19,8 +19,6 @@ from .problems import Problem, error, warning
 from .slug import slugify
 
 CLIENTS_DIR = "clients"
-MAX_SLUG = 80
-"""A session id's title part is cut here: file names must stay well under 255 bytes."""
 
 
 @dataclass(frozen=True)
@@ -180,14 +178,11 @@ def client_folder(path: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == CLIENTS_DIR else None
 
 
-def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], bool] = lambda slug: False,
-          memo: dict | None = None) -> Model:
+def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None) -> Model:
     """Assemble the model from parsed notes (`client.md` and session notes by path).
 
-    `dated_ids(slug)` says whether a client's session ids are the date alone (a site with a
-    password, whose paths must not carry titles). `memo`, kept between builds, reuses a
-    client whose notes are the same (by content where a note knows its `sha`, else the
-    very same objects) as last time."""
+    `memo`, kept between builds, reuses a client whose notes are the same (by content where
+    a note knows its `sha`, else the very same objects) as last time."""
     problems: list[Problem] = []
     profiles, clashes = _profiles(notes, problems)
     by_ref: dict[str, set[str]] = {}
@@ -234,13 +229,12 @@ def build(notes: dict[str, Note], today: dt.date, dated_ids: Callable[[str], boo
     for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
         if profile.private or slug in clashes:
             continue
-        dated = dated_ids(slug)
-        key = (folder, name, slug, profile.sha or id(profile), tuple((n.path, n.sha or id(n)) for n in members[folder]), today, dated)
+        key = (folder, name, slug, profile.sha or id(profile), tuple((n.path, n.sha or id(n)) for n in members[folder]), today)
         if key in previous:
             client, found = previous[key]
         else:
             found = []
-            client = _client(folder, profile, name, slug, members[folder], today, found, dated)
+            client = _client(folder, profile, name, slug, members[folder], today, found)
         if memo is not None:
             memo[key] = (client, found)
         problems += found
@@ -276,18 +270,17 @@ def _profiles(notes: dict[str, Note], problems: list[Problem]) -> tuple[dict[str
 
 
 
-def _session_ids(notes: list[Note], dated: bool = False) -> dict[str, str]:
-    """Date, then the slugified title (unless `dated`); the later by path of two on one id gets -2, -3..."""
+def _session_ids(notes: list[Note]) -> dict[str, str]:
+    """The date alone, so that an address never changes with a title; of two sessions on
+    one date, the later by path gets -2, then -3..."""
     ids: dict[str, str] = {}
     taken: set[str] = set()
     for note in sorted(notes, key=lambda n: n.path):
         day = note.date.isoformat()
-        title_slug = slugify(note.title)[:MAX_SLUG].rstrip("-") if note.title != day and not dated else ""
-        base = f"{day}-{title_slug}" if title_slug else day
-        candidate, n = base, 1
+        candidate, n = day, 1
         while candidate in taken:
             n += 1
-            candidate = f"{base}-{n}"
+            candidate = f"{day}-{n}"
         taken.add(candidate)
         ids[note.path] = candidate
     return ids
@@ -300,40 +293,42 @@ class _Open:
         self.key, self.text, self.id, self.session = key, text, ident, session
         self.due = self.done = self.cancelled = None
 
+    def state(self) -> tuple:
+        return self.id, self.due, self.done, self.cancelled
 
-def _client(folder, profile: Note, name, slug, notes: list[Note], today, problems, dated: bool) -> Client:
-    notes = sorted(notes, key=lambda n: (n.date, n.path))
-    ids = _session_ids(notes, dated)
-    defs = {m.key: m for m in profile.metrics}
-    profile_path = f"{CLIENTS_DIR}/{folder}/client.md"
 
-    actions: dict[str, _Open] = {}
-    by_id: dict[str, _Open] = {}
-    by_text: dict[str, _Open] = {}
-    series: dict[str, dict[dt.date, tuple[float, str, str, int]]] = {}
-    sessions = []
-    insights, future = [], []
-    for note in notes:
-        sid = ids[note.path]
-        set_here, touched = [], []
+class _Actions:
+    """A client's actions while their mentions are merged, note by note in date order."""
+
+    def __init__(self):
+        self.all: dict[str, _Open] = {}
+        self.by_id: dict[str, _Open] = {}
+        self.by_text: dict[str, _Open] = {}
+
+    def merge(self, note: Note, sid: str, problems: list[Problem]) -> tuple[list[str], list[str], bool]:
+        """Apply a note's mentions: the keys of the actions it set, of those it touched, and
+        whether it changed anything (a new action, a status, a due date, an id)."""
+        set_here, touched, changed = [], [], False
         for mention in note.mentions:
-            action = by_id.get(mention.id) if mention.id else None
+            action = self.by_id.get(mention.id) if mention.id else None
             if action is None and mention.text:
-                action = by_text.get(tasks.identity(mention.text))
+                action = self.by_text.get(tasks.identity(mention.text))
             if action is None:
+                changed = True  # a new action, or a mention the coach must hear about
                 if not mention.text:
                     problems.append(warning(note.path, mention.line, "an action's id matches no earlier action (and it has no text); ignored"))
                     continue
                 key = mention.id or tasks.identity(mention.text)
-                action = actions[key] = _Open(key, mention.text, mention.id, sid)
-                by_text.setdefault(tasks.identity(mention.text), action)
+                action = self.all[key] = _Open(key, mention.text, mention.id, sid)
+                self.by_text.setdefault(tasks.identity(mention.text), action)
                 set_here.append(key)
             elif action.key not in set_here and action.key not in touched:
                 touched.append(action.key)
+            before = action.state()
             if mention.id and action.id is None:
                 action.id = mention.id
             if action.id:
-                by_id.setdefault(action.id, action)
+                self.by_id.setdefault(action.id, action)
             if mention.due:
                 action.due = mention.due
             if mention.status == "open":
@@ -344,18 +339,74 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
             elif mention.status == "cancelled":
                 action.cancelled = mention.status_date or action.cancelled or note.date
                 action.done = None
+            changed |= action.state() != before
+        return set_here, touched, changed
+
+
+UNFILLED = ("prepared by 'coachgen new session' and not written in yet, so it is not on the client's site: "
+            "it is published once it has a title, text, a value, an insight or a changed action")
+
+
+def _unfilled(notes: list[Note]) -> set[str]:
+    """The prepared notes nobody has written in (see `Note.prepared`): those whose task lines,
+    merged in order with the client's other notes, change no action."""
+    if not any(note.prepared for note in notes):
+        return set()
+    actions, found = _Actions(), set()
+    for note in notes:
+        if not actions.merge(note, "", [])[2] and note.prepared:
+            found.add(note.path)
+    return found
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _unique(texts) -> list[str]:
+    """Each text once (case and runs of white space aside), as first written."""
+    first: dict[str, str] = {}
+    for text in texts:
+        first.setdefault(_fold(text), text)
+    return list(first.values())
+
+
+def _client(folder, profile: Note, name, slug, notes: list[Note], today, problems) -> Client:
+    notes = sorted(notes, key=lambda n: (n.date, n.path))
+    waiting = _unfilled(notes)  # before ids are given: a note that is not published takes none
+    problems += [warning(path, 1, UNFILLED) for path in sorted(waiting)]
+    notes = [note for note in notes if note.path not in waiting]
+    ids = _session_ids(notes)
+    defs = {m.key: m for m in profile.metrics}
+    profile_path = f"{CLIENTS_DIR}/{folder}/client.md"
+
+    actions = _Actions()
+    series: dict[str, dict[dt.date, tuple[float, str, str, int]]] = {}
+    sessions = []
+    insights, future = [], []
+    seen_insights: set[str] = set()
+    for note in notes:
+        sid = ids[note.path]
+        set_here, touched, _ = actions.merge(note, sid, problems)
         values = []
         for raw in note.values:
             spec = defs.get(raw.key)
             if spec is None:
                 spec = defs[raw.key] = MetricDef(raw.key, raw.key, None, "number", None, None, "up", 10, defined=False)
-                problems.append(warning(note.path, raw.line, f"metric '{raw.key}' is not defined in {profile_path}; tracked as a number"))
+                # a metric key is the coach's own field name: naming the one meant repeats no note
+                meant = difflib.get_close_matches(raw.key, [m.key for m in profile.metrics], n=1)
+                hint = f"; did you mean '{meant[0]}'?" if meant else ""
+                problems.append(warning(note.path, raw.line, f"metric '{raw.key}' is not defined in {profile_path}; tracked as a number{hint}"))
             value = _value(spec, raw, note.path, problems)
             if value is not None:
                 day = raw.date or note.date
                 series.setdefault(raw.key, {})[day] = (value, sid, note.path, raw.line)
                 values.append((raw.key, day, value))
-        insights += [(i.text, sid) for i in note.insights]
+        # an insight written twice (in `insights:` and in a callout, or in two sessions) is shown
+        # once: per session, and in the client's list where it first appeared
+        mine = _unique(i.text for i in note.insights)
+        insights += [(text, sid) for text in mine if _fold(text) not in seen_insights]
+        seen_insights.update(map(_fold, mine))
         future += [(i.text, sid) for i in note.future]
         session = Session(
             id=sid,
@@ -367,7 +418,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
             actions_set=tuple(set_here),
             actions_touched=tuple(touched),
             values=tuple(values),
-            insights=tuple(i.text for i in note.insights),
+            insights=tuple(mine),
             future=tuple(i.text for i in note.future),
         )
         if session.produced_nothing:
@@ -383,7 +434,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
         next_session=profile.next_session,
         goals=profile.goals,
         sessions=tuple(sessions),
-        actions=tuple(sorted((_freeze(a, today) for a in actions.values()), key=_action_order)),
+        actions=tuple(sorted((_freeze(a, today) for a in actions.all.values()), key=_action_order)),
         metrics=tuple(_metric(spec, series.get(spec.key, {}), problems) for spec in ordered_defs),
         insights=tuple(insights),
         future=tuple(future),

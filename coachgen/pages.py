@@ -12,9 +12,9 @@ from typing import Callable
 from html import escape
 from urllib.parse import unquote
 
-from . import charts, ical
+from . import charts, ical, tasks
 from .config import Config
-from .markdown import PLACEHOLDER
+from .markdown import PLACEHOLDER, task_due, task_prefix
 from .model import Client, Model, Session, client_folder
 from .privacy import IMAGE_EXTENSIONS, may_use_file, sanitize
 from .problems import Problem, warning
@@ -50,6 +50,11 @@ class Page:
     key: str | None = None
     """A digest of everything the page is made from: while it is unchanged (and the file is
     as we wrote it), the page is neither rendered nor written again."""
+    identity: str | None = None
+    """What a page a person may hold a link to shows, whatever its address: its client's
+    folder and page kind (and note). An address that showed it once keeps leading to it."""
+    redirect: str | None = None
+    """A redirect page: the output path of the page that moved from here."""
 
     @property
     def recorded(self) -> bool:
@@ -116,11 +121,21 @@ class Resolver:
             stem = posixpath.splitext(posixpath.basename(s.path))[0].casefold()
             self.by_stem.setdefault(stem, s)
             self.by_title.setdefault(s.title.casefold(), s)
-        by_name: dict[str, str] = {}
-        for path in self.files.by_folder.get(self.client.folder, ()) + self.files.shared:
-            if may_use_file(self.client, path):
-                by_name.setdefault(posixpath.basename(path).casefold(), path)
-        self.by_name = by_name
+        # files by name: the client's own folder, then the shared `attachments/` (each sorted)
+        self.own_by_name: dict[str, str] = {}
+        self.shared_by_name: dict[str, str] = {}
+        for paths, by_name in ((self.files.by_folder.get(self.client.folder, ()), self.own_by_name),
+                               (self.files.shared, self.shared_by_name)):
+            for path in paths:
+                if may_use_file(self.client, path):
+                    by_name.setdefault(posixpath.basename(path).casefold(), path)
+        # a task line's action, as the model found it: by id, else by its text folded; of two
+        # actions on one text, the one set first (as the model's merge keeps it)
+        order = {s.id: i for i, s in enumerate(self.client.sessions)}
+        self.actions_by_id = {a.id: a for a in self.client.actions if a.id}
+        self.actions_by_text: dict = {}
+        for a in sorted(self.client.actions, key=lambda a: (order.get(a.session, len(order)), a.key)):
+            self.actions_by_text.setdefault(tasks.identity(a.text), a)
 
     @property
     def src(self) -> str:
@@ -134,21 +149,21 @@ class Resolver:
         return self.by_stem.get(key) or self.by_title.get(key)
 
     def file(self, target: str, beside: str) -> str | None:
-        """Beside the note, then in the client's folder, then in `attachments/`, then by name."""
+        """The contract's order: beside the note, then anywhere in the client's own folder
+        (by path from it, or a bare name by file name), then the shared `attachments/`
+        (likewise). The client's own copy always wins over a shared one of the same name."""
         target = unquote(target.split("#")[0].split("?")[0]).strip()
         if not target:
             return None
-        candidates = [
-            posixpath.join(posixpath.dirname(beside), target),
-            posixpath.join("clients", self.client.folder, target),
-            posixpath.join("attachments", target),
-        ]
-        for candidate in candidates:
+        bare = "/" not in target
+        for candidate, by_name in ((posixpath.join(posixpath.dirname(beside), target), None),
+                                   (posixpath.join("clients", self.client.folder, target), self.own_by_name),
+                                   (posixpath.join("attachments", target), self.shared_by_name)):
             path = posixpath.normpath(candidate)
             if path in self.files.all and may_use_file(self.client, path):
                 return path
-        if "/" not in target:
-            return self.by_name.get(target.casefold())
+            if bare and by_name is not None and target.casefold() in by_name:
+                return by_name[target.casefold()]
         return None
 
     def url(self, path: str, rel: str) -> str:
@@ -189,6 +204,8 @@ class Resolver:
             if path is None or posixpath.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
                 return f'<span class="unlinked">{escape(alt)}</span>'
             return f'<img {self.src}="{self.url(path, rel)}" alt="{escape(alt)}" loading="lazy">'
+        if kind == "T":
+            return self._task(p)
         if kind in "AZ":
             href = p["href"]
             target = self.note(unquote(href.split("#")[0])) if href.split("#")[0].endswith(".md") else None
@@ -199,6 +216,21 @@ class Resolver:
                 return f'<a href="{self.url(path, rel)}">' if kind == "A" else "</a>"
             return ""
         return ""
+
+    def _task(self, p: dict) -> str:
+        """A task line's item, box or due date, from its action at the build's today; an
+        action the model does not know (an id it ignored) shows the line as written."""
+        action = self.actions_by_id.get(p["id"]) if p["id"] else None
+        action = action or self.actions_by_text.get(p["key"])
+        if action is not None:
+            status, due = action.status, action.due
+        else:
+            status, due = p["status"], dt.date.fromisoformat(p["due"]) if p["due"] else None
+        if p["part"] == "item":
+            return f'<li class="task task-{status}">'
+        if p["part"] == "box":
+            return task_prefix(status)
+        return task_due(due) if due else ""
 
     def _embed(self, p: dict, session: Session, rel: str, depth: int, seen) -> str:
         target, option = p["target"], p["alias"]
@@ -260,16 +292,40 @@ EMBED_WARNINGS = {
 }
 
 
-def embed_problems(client: Client) -> list[Problem]:
+FILE_NOT_FOUND = "an embedded file is not found beside the note, in the client's folder or in attachments/"
+NOT_AN_IMAGE = "an image here is not an image file, so it is not shown"
+
+
+def embed_problems(client: Client, files: Files | None = None) -> list[Problem]:
     """A warning for each note with an embed that a page of `client` shows as a link instead
     of inline (a repeat, or past MAX_EMBED_CHARS): the session pages' own rendering, made
-    without files (which do not count), so that the bound and its report cannot differ."""
-    if not any("\x00E{" in session.html for session in client.sessions):
-        return []  # no embeds at all: the common case, at the cost of a substring search
+    without files (which do not count), so that the bound and its report cannot differ.
+    And, given the vault's `files`, one at its line for each embedded file or image that is
+    not there for the client (the message never names it: that would repeat the note)."""
+    if not any("\x00E{" in session.html or "\x00I{" in session.html for session in client.sessions):
+        return []  # no embeds or images at all: the common case, at the cost of a substring search
+    found = []
+    if files is not None:
+        lookup = Resolver(client, files)
+        for session in client.sessions:
+            for m in PLACEHOLDER.finditer(session.html):  # the note's own embeds, not those it inlines
+                kind, p = m.group(1), json.loads(m.group(2))
+                target = p.get("src") if kind == "I" else p.get("target") if kind == "E" else None
+                ext = posixpath.splitext(target or "")[1].lower()
+                if kind == "E" and ext in ("", ".md"):
+                    continue  # a note, not a file
+                if target is None or target.startswith("#"):
+                    continue
+                path = lookup.file(target, session.path)
+                if path is None:
+                    found.append(warning(session.path, p.get("line", 1), FILE_NOT_FOUND))
+                elif kind == "I" and posixpath.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
+                    found.append(warning(session.path, p.get("line", 1), NOT_AN_IMAGE))
     resolver = Resolver(client, Files.of(()))
-    for session in client.sessions:
-        resolver.html(session, "../../")
-    return sorted(warning(path, 1, EMBED_WARNINGS[why]) for path, why in resolver.refused)
+    if any("\x00E{" in session.html for session in client.sessions):
+        for session in client.sessions:
+            resolver.html(session, "../../")
+    return sorted(found + [warning(path, 1, EMBED_WARNINGS[why]) for path, why in resolver.refused])
 
 
 # ---------------------------------------------------------------- the plan
@@ -330,9 +386,11 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
              "glance": glance(client),
              "nudge_after_days": config.nudge_after_days},
             key=digest("dashboard", whole),
+            identity=f"{client.folder}|dashboard",
         ),
         Page(root + "actions/index.html", client, "actions.html",
-             {**overview, "rel": "../", "nav": "actions", "title": "Actions"}, key=digest("actions", whole)),
+             {**overview, "rel": "../", "nav": "actions", "title": "Actions"}, key=digest("actions", whole),
+             identity=f"{client.folder}|actions"),
         Page(
             root + "metrics/index.html",
             client,
@@ -340,6 +398,7 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
             {**overview, "rel": "../", "nav": "metrics", "title": "Metrics",
              "charts": {f"chart-{i}": charts.figure(m) for i, m in enumerate(client.metrics) if m.points}},
             key=digest("metrics", whole),
+            identity=f"{client.folder}|metrics",
         ),
     ]
     sessions = client.sessions
@@ -355,7 +414,8 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
             "values": [(labels[k], day, v) for k, day, v in session.values],
             "previous": sessions[i - 1] if i > 0 else None,
             "next": sessions[i + 1] if i + 1 < len(sessions) else None,
-            "updated": (updated or {}).get(session.path),
+            # a commit dated after the page's today (a build --today in the past) is no "update" yet
+            "updated": next((d for d in [(updated or {}).get(session.path)] if d and d <= model.today), None),
         }
         neighbours = [(s.url, s.title) for s in (context["previous"], context["next"]) if s]
         key = digest("session", shared, client.name, client.slug, _without_html(session),
@@ -363,7 +423,8 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
                      [action_text[k] for k in session.actions_set], [action_text[k] for k in session.actions_touched],
                      context["values"], neighbours, context["updated"])
         pages.append(Page(root + session.url + "index.html", client, "session.html", context,
-                          notes=resolver.embedded_notes(session), key=key))
+                          notes=resolver.embedded_notes(session), key=key,
+                          identity=f"{client.folder}|session|{session.path}"))
     pages.append(Page(root + "data.json", client, data=lambda: data_json(client, model.today), key=digest("data", whole)))
     if not locked:  # a calendar app cannot decrypt: no calendar for a site with a password
         pages.append(Page(root + "calendar.ics", client, data=lambda: calendar(client, model.today, config),
@@ -390,6 +451,8 @@ def glance(client: Client) -> dict:
         "open": sum(a.status == "open" for a in todo),
         "ahead": sum(m.pace == "ahead" or (m.pace is None and bool(m.reached)) for m in charted),
         "behind": sum(m.pace == "behind" for m in charted),
+        # no target date, so no pace (and not reached): said, so that the counts add up to `games`
+        "undated": sum(m.pace is None and not m.reached for m in charted),
         "games": len(charted),
         "insight": client.insights[-1][0] if client.insights else None,
         "future": client.goals[0] if client.goals else client.future[-1][0] if client.future else None,

@@ -253,10 +253,15 @@ def check_plan(pages, checked: set[int] = frozenset(), protections: dict[str, Pr
     unchanged clients)."""
     seen: set[str] = set()
     notes_of: dict[int, set[str]] = {}
+    planned = {page.path: page for page in pages}
+    owners = {_root(page.path): page.client.folder for page in pages if page.client is not None and page.redirect is None}
     for page in pages:
         if page.path in seen:
             raise PrivacyError(f"two pages planned on one path: {page.path}")
         seen.add(page.path)
+        if page.redirect is not None:
+            _check_redirect(page, planned, owners, protections)
+            continue
         if protections is not None:
             _check_protection(page, protections)
         if page.client is None or id(page) in checked:
@@ -270,6 +275,27 @@ def check_plan(pages, checked: set[int] = frozenset(), protections: dict[str, Pr
                 raise PrivacyError(f"{page.path} would show a note that is not {page.client.slug}'s")
         if page.copy_from and not may_use_file(page.client, page.copy_from):
             raise PrivacyError(f"{page.path} would copy a file that is not {page.client.slug}'s")
+
+
+def _root(path: str) -> str:
+    parts = path.split("/")
+    return f"{parts[0]}/{parts[1]}/" if parts[0] == CLIENTS_DIR and len(parts) > 2 else f"{parts[0]}/"
+
+
+def _check_redirect(page, planned: dict, owners: dict[str, str], protections: dict[str, Protection] | None) -> None:
+    """A redirect holds no content, leads to a page of this very plan, is never written
+    into a withheld site, nor into the folder of another client than its target's."""
+    parts = page.path.split("/")
+    site = COACH if parts[0] == "coach" else parts[1] if parts[0] == CLIENTS_DIR and len(parts) > 2 else None
+    target = planned.get(page.redirect)
+    if site is None or posixpath.normpath(page.path) != page.path or target is None:
+        raise PrivacyError(f"a redirect is planned where it may not be: {page.path}")
+    owner = owners.get(_root(page.path))
+    if owner is not None and (target.client is None or owner != target.client.folder):
+        raise PrivacyError(f"{page.path} would lead from one client's folder to another's pages")
+    held = protections.get(site) if protections is not None else None
+    if held is not None and not held.published:
+        raise PrivacyError(f"{page.path} would write a redirect into a withheld site")
 
 
 def _check_protection(page, protections: dict[str, Protection]) -> None:

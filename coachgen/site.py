@@ -24,7 +24,7 @@ from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
 from . import passwords as passwords_mod
-from . import history, output, parallel, privacy, render, vault
+from . import addresses, history, output, parallel, privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error
 
@@ -167,10 +167,10 @@ class Builder:
         passwords = passwords_mod.Passwords(config.vault)
         today = self.today or today_in(config.zone)
         known = set(self.memo)
-        model = model_mod.build(notes, today, dated_ids=lambda slug: passwords.get(slug) is not None, memo=self.memo)
+        model = model_mod.build(notes, today, memo=self.memo)
         self.dirty.update(f"{model_mod.CLIENTS_DIR}/{key[0]}" for key in self.memo.keys() - known)
         problems += model.problems
-        problems += self._embed_problems(model)
+        problems += self._embed_problems(model, listing)
         problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
         # the privacy room decides, once, which sites may be published and how
         sealed_before = privacy.sealed_sites(output.known_files(config.vault, out_dir))
@@ -183,7 +183,14 @@ class Builder:
         shown = replace(model, clients=tuple(c for c in model.clients if protections[c.slug].published))
         names = passwords_mod.naming_keys(config.vault, sorted(set(secrets) - {passwords_mod.COACH}), create=write)
         templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR)
-        plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names)
+        moved_from = addresses.load(config.vault, out_dir)
+
+        def plan_all():
+            plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names)
+            moved, record = addresses.redirects(moved_from, plan, keep)
+            return plan + moved, reused, record
+
+        plan, reused, record = plan_all()
         privacy.check_plan(plan, checked={id(p) for p in reused}, protections=protections)
         for slug, (folder, what) in sorted(self.failed.items()):
             problems.append(_failed(folder, what))
@@ -198,10 +205,11 @@ class Builder:
                             full=changed is None, keep=keep)
             except _Stale:  # a page the last build recorded is gone from the output: plan in full
                 self.plans = {}
-                plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names)
+                plan, reused, record = plan_all()
                 privacy.check_plan(plan, protections=protections)
                 self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
                             full=changed is None, keep=keep)
+            addresses.save(config.vault, out_dir, record)
             done("write")
             stages["write"] -= stages["render"]
             if self.disk_cache and self.save_cache:
@@ -210,14 +218,19 @@ class Builder:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _embed_problems(self, model: model_mod.Model) -> list[Problem]:
-        """Embeds a page shows as links rather than inline, for each client; an unchanged
-        client (the very same model object) keeps what was found last time."""
+    def _embed_problems(self, model: model_mod.Model, listing: vault.Listing) -> list[Problem]:
+        """Embeds a page shows as links rather than inline, and embedded files not found, for
+        each client; an unchanged client (the very same model object, and the same files)
+        keeps what was found last time."""
+        self._files(listing)
         found, memo = [], {}
         for client in model.clients:
             known = self.embeds.get(client.slug)
-            problems = known[1] if known and known[0] is client else pages_mod.embed_problems(client)
-            memo[client.slug] = (client, problems)
+            if known and known[0] is client and known[1] == self.files_key:
+                problems = known[2]
+            else:
+                problems = pages_mod.embed_problems(client, self.files)
+            memo[client.slug] = (client, self.files_key, problems)
             found += problems
         self.embeds = memo
         return found
@@ -227,9 +240,7 @@ class Builder:
         """Plan every client's pages; a client whose inputs are those of the previous build
         keeps its plan: its pages while watching, or from the disk the paths and keys the last
         build recorded (pages that are only checked against the output, see `_Stale`)."""
-        files_key = (tuple(listing.files), tuple((p, s) for p, s in listing.files.items() if not p.endswith(".md")))
-        if files_key != self.files_key:
-            self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
+        self._files(listing)
         if self.git:
             head = history.head(config.vault)
             if head != self.git_head:
@@ -246,7 +257,8 @@ class Builder:
                 pages = previous[1]
                 if pages and isinstance(pages[0], tuple):
                     pages = [pages_mod.Page(path, client, copy_from=copy_from, asset=asset, notes=notes, sealed=sealed,
-                                            key=key) for path, copy_from, asset, notes, sealed, key in pages]
+                                            key=key, identity=identity)
+                             for path, copy_from, asset, notes, sealed, key, identity in pages]
                 reused += pages
             else:
                 try:
@@ -267,6 +279,12 @@ class Builder:
             model, clients=tuple(c for c in model.clients if c.slug not in secrets))
         hidden = len(model.clients) - len(listed.clients)
         return plan + pages_mod.coach_pages(listed, config, overview.encrypted, dashboards, hidden), reused
+
+    def _files(self, listing: vault.Listing) -> None:
+        """The vault's files as links and embeds look them up, made again when they change."""
+        files_key = (tuple(listing.files), tuple((p, s) for p, s in listing.files.items() if not p.endswith(".md")))
+        if files_key != self.files_key:
+            self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
 
     def _fingerprint(self, client: model_mod.Client, shared: str, locked: bool, listing: vault.Listing, names: str) -> str:
         """Everything a client's pages are made from: the build's settings, its notes (by
@@ -402,7 +420,7 @@ class Builder:
                 target.unlink(missing_ok=True)
         self.dirty = set()
         if self.replanned:
-            stubs = {slug: (fingerprint, [(p.path, p.copy_from, p.asset, p.notes, p.sealed, p.key) for p in pages])
+            stubs = {slug: (fingerprint, [(p.path, p.copy_from, p.asset, p.notes, p.sealed, p.key, p.identity) for p in pages])
                      for slug, (fingerprint, pages) in self.plans.items()}
             _dump(folder / "plans.pickle", stubs)
             self.replanned = False

@@ -181,9 +181,9 @@ def test_session_ids_and_duplicates(make_vault):
     ids = {s.path.rsplit("/", 1)[1]: s.id for s in clients["ada"].sessions}
     assert ids == {
         "2026-01-05.md": "2026-01-05",
-        "c.md": "2026-01-05-c",
-        "2026-01-12 Pricing breakthrough.md": "2026-01-12-pricing-breakthrough",
-        "b.md": "2026-01-12-pricing-breakthrough-2",
+        "c.md": "2026-01-05-2",  # the date alone; the later by path of two gets -2
+        "2026-01-12 Pricing breakthrough.md": "2026-01-12",  # a title never reaches the id
+        "b.md": "2026-01-12-2",
     }
 
 

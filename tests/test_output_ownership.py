@@ -78,14 +78,14 @@ def test_F6_a_foreign_file_in_a_client_folder_survives_builds_and_note_deletions
     out = tmp_path / "out"
     build(vault, out)
     mine = {"clients/ada/notes.pdf": b"the coach's own notes",
-            "clients/ada/sessions/2026-01-12-two/photo.jpg": b"\xff\xd8 a photo",
+            "clients/ada/sessions/2026-01-12/photo.jpg": b"\xff\xd8 a photo",
             "coach/todo.txt": b"call Ada"}
     put(out, mine)
     build(vault, out)
     (vault / "clients/ada/s/2026-01-12 Two.md").unlink()
     result = build(vault, out)
-    assert "clients/ada/sessions/2026-01-12-two/index.html" in result.removed
-    assert not (out / "clients/ada/sessions/2026-01-12-two/index.html").exists()
+    assert "clients/ada/sessions/2026-01-12/index.html" in result.removed
+    assert not (out / "clients/ada/sessions/2026-01-12/index.html").exists()
     for rel, data in mine.items():
         assert (out / rel).read_bytes() == data, rel
     build(vault, tmp_path / "clean")  # the rest is what a clean build makes
@@ -106,10 +106,10 @@ def test_F6_a_page_never_replaces_a_file_coachgen_did_not_write(make_vault, tmp_
     vault = make_vault(NOTES)
     out = tmp_path / "out"
     build(vault, out)
-    put(out, {"clients/ada/sessions/2026-02-01-new/index.html": b"the coach's own page"})
+    put(out, {"clients/ada/sessions/2026-02-01/index.html": b"the coach's own page"})
     before = all_output(out)
     (vault / "clients/ada/s/2026-02-01 New.md").write_text("A new note.\n\n- [ ] d")
-    with pytest.raises(output.NotOurs, match="2026-02-01-new/index.html was not written by coachgen"):
+    with pytest.raises(output.NotOurs, match="2026-02-01/index.html was not written by coachgen"):
         build(vault, out)
     assert all_output(out) == before
 

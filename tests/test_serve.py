@@ -101,7 +101,7 @@ def test_the_open_page_reloads_after_a_save_and_shows_errors(tmp_path):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = browser.new_page()
-            page.goto(ready[0] + "clients/ada/sessions/2026-01-05-start/")
+            page.goto(ready[0] + "clients/ada/sessions/2026-01-05/")
             assert "First version." in page.text_content("main")
             page.wait_for_timeout(300)  # the event stream is connected
             note = vault / "clients/ada/s/2026-01-05 Start.md"

@@ -127,13 +127,13 @@ future:
                    "next_session": "2026-02-02T10:00", "goals": ["Ship the engine prototype by summer"]},
         "today": "2026-01-20",
         "sessions": [
-            {"id": "2026-01-12-pricing-breakthrough", "date": "2026-01-12", "title": "Pricing breakthrough",
-             "duration": 60, "url": "sessions/2026-01-12-pricing-breakthrough/"},
+            {"id": "2026-01-12", "date": "2026-01-12", "title": "Pricing breakthrough",
+             "duration": 60, "url": "sessions/2026-01-12/"},
             {"id": "2026-01-18", "date": "2026-01-18", "title": "2026-01-18", "duration": None, "url": "sessions/2026-01-18/"},
         ],
         "actions": [
             {"id": "deck", "text": "Draft the pitch deck", "due": "2026-01-19", "done": "2026-01-18", "status": "done",
-             "session": "2026-01-12-pricing-breakthrough"},
+             "session": "2026-01-12"},
             {"id": None, "text": "No date", "due": None, "done": None, "status": "open", "session": "2026-01-18"},
         ],
         "metrics": [
@@ -143,10 +143,10 @@ future:
              "direction": "up", "points": [{"date": "2026-01-12", "value": 0.7142857142857143}]},
         ],
         "insights": [
-            {"text": "Pricing is a signal of confidence, not greed.", "session": "2026-01-12-pricing-breakthrough"},
-            {"text": "Second insight from a callout.", "session": "2026-01-12-pricing-breakthrough"},
+            {"text": "Pricing is a signal of confidence, not greed.", "session": "2026-01-12"},
+            {"text": "Second insight from a callout.", "session": "2026-01-12"},
         ],
-        "future": [{"text": "Running workshops for 100 founders a year.", "session": "2026-01-12-pricing-breakthrough"}],
+        "future": [{"text": "Running workshops for 100 founders a year.", "session": "2026-01-12"}],
     }
 
 
@@ -187,10 +187,10 @@ def test_pruning_removes_what_the_plan_no_longer_holds(make_vault, tmp_path):
     })
     out = tmp_path / "out"
     build(vault, out)
-    assert (out / "clients/ada/sessions/2026-01-06-two/index.html").is_file()
+    assert (out / "clients/ada/sessions/2026-01-06/index.html").is_file()
     (vault / "clients/ada/s/2026-01-06 Two.md").unlink()
     result = build(vault, out)
-    assert "clients/ada/sessions/2026-01-06-two/index.html" in result.removed
+    assert "clients/ada/sessions/2026-01-06/index.html" in result.removed
     assert not (out / "clients/ada/sessions/2026-01-06-two").exists()
     build(vault, tmp_path / "clean")
     assert all_output(out) == all_output(tmp_path / "clean")
@@ -205,7 +205,7 @@ def test_errors_keep_the_note_off_but_the_rest_builds(make_vault, tmp_path):
     result = build(vault, tmp_path / "out")
     assert [str(p).split(": error: ")[0] for p in result.errors] == ["clients/ada/s/2026-01-06 Bad.md:3"]
     assert "front-matter is not valid YAML" in result.errors[0].message
-    assert (tmp_path / "out/clients/ada/sessions/2026-01-05-good/index.html").is_file()
+    assert (tmp_path / "out/clients/ada/sessions/2026-01-05/index.html").is_file()
     assert not any(b"BROKEN-BODY" in data for data in all_output(tmp_path / "out").values())
 
 

@@ -1,0 +1,86 @@
+"""Addresses do not break: each output remembers which page every address it published
+showed, so that a page that moved (a client's slug changed, a same-day session's suffix
+shifted) leaves a small redirect page at its old address. A redirect goes when its target
+goes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+from html import escape
+from pathlib import Path
+
+from .config import STATE_DIR
+from .pages import Page, digest
+
+
+def record_path(vault: Path, out_dir: Path) -> Path:
+    """Beside the output's manifest under `.coachgen/outputs/`, never in the output."""
+    key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
+    return vault / STATE_DIR / "outputs" / f"{key}.addresses.json"
+
+
+def load(vault: Path, out_dir: Path) -> dict[str, str]:
+    """{output path: page identity} of every address this output has published."""
+    try:
+        data = json.loads(record_path(vault, out_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def save(vault: Path, out_dir: Path, record: dict[str, str]) -> None:
+    path = record_path(vault, out_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def redirects(previous: dict[str, str], plan: list[Page], keep: set[str]) -> tuple[list[Page], dict[str, str]]:
+    """The redirect pages this plan needs, and the record to keep after it is written.
+
+    An old address that a planned page now holds is that page's; one inside a withheld
+    site (`keep`) is left as it was and remembered; any other whose page is still planned
+    elsewhere gets a redirect to it."""
+    current = {page.identity: page for page in plan if page.identity}
+    planned = {page.path for page in plan}
+    owners = {site_of(page.path): page.client.folder for page in plan if page.client is not None}
+    record = {page.path: identity for identity, page in current.items()}
+    pages = []
+    for old, identity in sorted(previous.items()):
+        if old in planned:
+            continue
+        if old.startswith(tuple(keep)):
+            record[old] = identity
+            continue
+        target = current.get(identity)
+        if target is None:
+            continue  # the page is gone: so is its redirect
+        if owners.get(site_of(old), target.client.folder) != target.client.folder:
+            continue  # another client has this address now: nothing of this one goes in their folder
+        pages.append(Page(old, None, data=page(old, target.path), key=digest("redirect", old, target.path),
+                          redirect=target.path))
+        record[old] = identity
+    return pages, record
+
+
+def site_of(path: str) -> str:
+    """`clients/<slug>/` or `coach/`: the site folder a path lies in."""
+    parts = path.split("/")
+    return f"{parts[0]}/{parts[1]}/" if parts[0] == "clients" and len(parts) > 2 else f"{parts[0]}/"
+
+
+def page(old: str, target: str) -> bytes:
+    """A redirect with no content: the new address, relative, so the site can move hosts."""
+    href = posixpath.relpath(posixpath.dirname(target), posixpath.dirname(old)) + "/"
+    href = escape(href, quote=True)
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="robots" content="noindex, nofollow">'
+        f'<meta http-equiv="refresh" content="0; url={href}"><link rel="canonical" href="{href}">'
+        '<title>Moved</title></head>\n'
+        f'<body><p>This page has moved: <a href="{href}">open it here</a>.</p></body></html>\n'
+    ).encode()
