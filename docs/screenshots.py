@@ -4,7 +4,8 @@
 
 Builds into a temporary folder with --today 2026-03-20, serves it on 127.0.0.1 and
 photographs each page kind at phone (390x844) and laptop (1280x800) widths in
-Debian's Chromium.
+Debian's Chromium. Then the same client as after her first session (one value per chart),
+as of the day after it, at phone width: `first-session-*.png`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http.server
+import shutil
 import sys
 import tempfile
 import threading
@@ -30,36 +32,59 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 SIZES = {"phone": (390, 844), "laptop": (1280, 800)}
 
 
+def first_session(vault: Path) -> None:
+    """Maya as after her first session: every later note and the coach's own notes removed."""
+    maya = vault / "clients" / "maya-okafor"
+    shutil.rmtree(maya / "notes")
+    for note in (maya / "sessions").glob("*.md"):
+        if note.name != "2026-01-05.md":
+            note.unlink()
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+def shoot(site_dir: Path, pages: dict[str, str], sizes: dict[str, tuple[int, int]], out: Path) -> None:
+    """Serve `site_dir` on 127.0.0.1 and photograph each page at each size."""
+    handler = functools.partial(Quiet, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for size_name, (w, h) in sizes.items():
+            page = browser.new_page(viewport={"width": w, "height": h})
+            for name, path in pages.items():
+                page.goto(base + path)
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=str(out / f"{name}-{size_name}.png"), full_page=not name.endswith("dashboard"))
+            page.close()
+        browser.close()
+    server.shutdown()
+
+
 def main(out: Path = ROOT / "docs" / "screenshots") -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        result = site.build(ROOT / "vault_example", out=Path(tmp), today=dt.date(2026, 3, 20), git=False)
+        result = site.build(ROOT / "vault_example", out=Path(tmp) / "site", today=dt.date(2026, 3, 20), git=False)
         client = result.model.clients[0]
         session = client.sessions[-2]
-        pages = {
+        shoot(Path(tmp) / "site", {
             "dashboard": f"clients/{client.slug}/index.html",
             "session": f"clients/{client.slug}/{session.url}index.html",
             "actions": f"clients/{client.slug}/actions/index.html",
             "metrics": f"clients/{client.slug}/metrics/index.html",
             "coach": "coach/index.html",
-        }
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp)
-        handler.log_message = lambda *a: None
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}/"
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for size_name, (w, h) in SIZES.items():
-                page = browser.new_page(viewport={"width": w, "height": h})
-                for name, path in pages.items():
-                    page.goto(base + path)
-                    page.wait_for_load_state("networkidle")
-                    full = name != "dashboard"
-                    page.screenshot(path=str(out / f"{name}-{size_name}.png"), full_page=full)
-                page.close()
-            browser.close()
-        server.shutdown()
+        }, SIZES, out)
+        vault = shutil.copytree(ROOT / "vault_example", Path(tmp) / "first", ignore=shutil.ignore_patterns(".coachgen", "_site"))
+        first_session(vault)
+        site.build(vault, out=Path(tmp) / "first-site", today=dt.date(2026, 1, 6), git=False)
+        shoot(Path(tmp) / "first-site", {
+            "first-session-dashboard": "clients/maya/index.html",
+            "first-session-metrics": "clients/maya/metrics/index.html",
+        }, {"phone": SIZES["phone"]}, out)
     print(f"screenshots written to {out}")
 
 
