@@ -3,8 +3,8 @@
     python benchmarks/run.py [--rounds 3] [--sizes 1000,10000] [--out benchmarks/RESULTS.md]
 
 Needs `hugo` (Debian's package) and `mkdocs` (pip) on the PATH. For each size it generates a
-vault with ../shared/bench/make_vault.py (1,000 notes: 20 clients x 50 sessions; 10,000: 100 x
-100), then, each round, builds it cold with coachgen (no output, no cache), Hugo (the minimal
+vault with the project's own generator, `coachgen.synthetic` (1,000 notes: 20 clients x 50
+sessions; 10,000: 100 x 100; the same vault on every run), then, each round, builds it cold with coachgen (no output, no cache), Hugo (the minimal
 site in benchmarks/peers/hugo/, one page per note) and MkDocs (default theme, one page per
 note), alternating, and measures wall time and the peak memory of the whole process tree (summed
 proportional set sizes).
@@ -28,9 +28,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MAKE_VAULT = ROOT.parent / "shared" / "bench" / "make_vault.py"
+sys.path.insert(0, str(ROOT))
+
+from coachgen import synthetic  # noqa: E402  (this checkout's generator, installed or not)
+
 HUGO_SITE = ROOT / "benchmarks" / "peers" / "hugo"
-SHAPES = {1000: (20, 50), 10000: (100, 100)}
+SHAPES = synthetic.SHAPES  # notes -> (clients, sessions per client)
 TARGETS = """| figure | target | floor |
 | --- | --- | --- |
 | cold build, coachgen time / Hugo time | at most 0.5 | at most 1.0 |
@@ -150,10 +153,9 @@ def main() -> None:
     summary = {}
     for size in [int(s) for s in opts.sizes.split(",")]:
         clients, sessions = SHAPES[size]
-        vault = opts.work / f"bench-{clients}x{sessions}"
+        vault = opts.work / f"synthetic-{clients}x{sessions}"  # made once, then reused
         if not vault.exists():
-            subprocess.run([sys.executable, str(MAKE_VAULT), str(vault), "--clients", str(clients),
-                            "--sessions", str(sessions)], check=True, stdout=subprocess.DEVNULL)
+            synthetic.write_vault(vault, clients=clients, sessions=sessions)
         rows: dict[str, list] = {"coachgen": [], "hugo": [], "mkdocs": [], "nochange": [], "onenote": []}
         breakdown = ""
         for r in range(opts.rounds):

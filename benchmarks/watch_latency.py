@@ -2,7 +2,7 @@
 
     python benchmarks/watch_latency.py [--clients 100] [--sessions 100] [--edits 20]
 
-Generates a vault with ../shared/bench/make_vault.py, builds it once, then watches it with
+Generates a vault with the project's own generator (`coachgen.synthetic`), builds it once, then watches it with
 a real watchdog observer and saves 20 session notes one at a time (each edit changes the
 note's body, as a coach typing would). For each save it measures the time from the write
 to the moment the last affected page is written (the end of the build it triggered),
@@ -16,7 +16,6 @@ import datetime as dt
 import gc
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -25,9 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from coachgen import site, watch  # noqa: E402
-
-MAKE_VAULT = ROOT.parent / "shared" / "bench" / "make_vault.py"
+from coachgen import site, synthetic, watch  # noqa: E402
 
 
 def main() -> None:
@@ -37,10 +34,9 @@ def main() -> None:
     args.add_argument("--edits", type=int, default=20)
     args.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work")
     opts = args.parse_args()
-    vault = opts.work / f"vault-{opts.clients}x{opts.sessions}"
+    vault = opts.work / f"synthetic-{opts.clients}x{opts.sessions}"  # made once, then reused
     if not vault.exists():
-        subprocess.run([sys.executable, str(MAKE_VAULT), str(vault), "--clients", str(opts.clients),
-                        "--sessions", str(opts.sessions)], check=True, stdout=subprocess.DEVNULL)
+        synthetic.write_vault(vault, clients=opts.clients, sessions=opts.sessions)
     out = opts.work / f"out-{opts.clients}x{opts.sessions}"
     builder = site.Builder(vault, out=out, today=dt.date(2026, 3, 20), disk_cache=True, keep_last_good=True)
     started = time.perf_counter()

@@ -15,23 +15,18 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from coachgen import pages
+from coachgen import synthetic as generator
 from coachgen.config import Config
 from coachgen.model import Action, Client, Model
 
 from conftest import ROOT, all_output
 
-MAKE_VAULT = ROOT.parent / "shared" / "bench" / "make_vault.py"
-
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
-    """A synthetic practice big enough (300 notes) for the build to use worker processes."""
-    vault = tmp_path_factory.mktemp("synthetic") / "vault"
-    subprocess.run([sys.executable, str(MAKE_VAULT), str(vault), "--clients", "6", "--sessions", "50"],
-                   check=True, stdout=subprocess.DEVNULL)
-    with open(vault / "coachgen.toml", "a", encoding="utf-8") as fh:
-        fh.write('\npasswords = "optional"\n')  # invented notes: published without passwords
-    return vault
+    """A synthetic practice big enough (300 notes) for the build to use worker processes,
+    from the project's own generator (its clients are invented: no passwords)."""
+    return generator.write_vault(tmp_path_factory.mktemp("synthetic") / "vault", clients=6, sessions=50)
 
 
 def build(vault: Path, out: Path, workers: str, *extra: str) -> subprocess.CompletedProcess:
