@@ -174,7 +174,8 @@ def _watch(vault: Path, out_dir: Path, builder, preview, server, poll: bool, ech
     gc.freeze()  # the vault's parsed notes live for the whole watch: the collector need not rescan them
     for problem in result.problems:
         echo(str(problem))
-    echo(f"Built {len(result.model.clients) if result.model else 0} client sites in {result.seconds * 1000:.0f} ms")
+    count = len(result.model.clients) if result.model else 0
+    echo(f"Built {count} client site{'' if count == 1 else 's'} in {result.seconds * 1000:.0f} ms")
     # Watching before the first page is served: a save made once the page shows is never missed.
     batches = Batches(vault, out_dir)
     observer = observe(vault, batches, poll, echo)

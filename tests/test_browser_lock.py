@@ -64,6 +64,8 @@ def test_right_password_opens_the_dashboard_with_charts_and_navigation(served):
     unlock(page, PASSWORD)
     page.wait_for_selector(".spark .main-svg", timeout=30000)
     assert "CANARY-NAME" in page.text_content("body")
+    # with its Log out button the header still fits a phone: nothing scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.click("nav >> text=Actions")
     page.wait_for_selector("h1:has-text('Actions')", timeout=30000)
     assert "CANARY-ACTION" in page.text_content("body")
