@@ -136,21 +136,7 @@ def locks(vault: Path, passwords: dict[str, str]) -> dict[str, crypto.Lock]:
     rebuild neither logs the client out nor changes unchanged files."""
     if not passwords:
         return {}
-    path = vault / SALTS
-    salts: dict[str, str] = {}
-    if path.is_file():
-        try:
-            salts = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            salts = {}
-    missing = [site for site in passwords if site not in salts]
-    if missing:
-        for site in missing:
-            salts[site] = crypto.b64(crypto.new_salt())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(salts, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+    salts = _per_site(vault / SALTS, passwords, lambda: crypto.b64(crypto.new_salt()), save=True)
     # PBKDF2 releases the GIL: derive the keys of several sites at once
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         futures = {site: pool.submit(crypto.Lock.derive, site, secret, crypto.unb64(salts[site]))
@@ -162,23 +148,29 @@ def naming_keys(vault: Path, sites, create: bool) -> dict[str, bytes]:
     """A random secret per protected site, kept under `.coachgen/` and never published: it
     names the site's encrypted attachments, so that a name confirms no guess of a file's
     path. Without `create` (a check, which writes nothing) a missing one is made up."""
-    path = vault / NAMES
-    keys: dict[str, str] = {}
+    keys = _per_site(vault / NAMES, sites, lambda: crypto.b64(os.urandom(32)), save=create)
+    return {site: crypto.unb64(keys[site]) for site in sites}
+
+
+def _per_site(path: Path, sites, make, save: bool) -> dict[str, str]:
+    """A JSON file of one random value per site under `.coachgen/`: read, completed with
+    `make()` for the sites it lacks, and (with `save`) written back, readable by its owner only."""
+    values: dict[str, str] = {}
     if path.is_file():
         try:
-            keys = json.loads(path.read_text(encoding="utf-8"))
+            values = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            keys = {}
-    missing = [site for site in sites if site not in keys]
+            values = {}
+    missing = [site for site in sites if site not in values]
     for site in missing:
-        keys[site] = crypto.b64(os.urandom(32))
-    if missing and create:
+        values[site] = make()
+    if missing and save:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(keys, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
-    return {site: crypto.unb64(keys[site]) for site in sites}
+    return values
 
 
 class AlreadySet(Exception):
