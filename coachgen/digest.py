@@ -41,7 +41,8 @@ def make(client: Client, config: Config, since: dt.date | None, today: dt.date) 
         raise LookupError(f"{client.name} has no shared session {'since ' + since.isoformat() if since else 'yet'}")
     # every action still to do, as the site's "Next steps" lists them: overdue first, then by due date
     overdue = [a for a in client.actions if a.status == "overdue"]
-    still_open = [a for a in client.actions if a.status == "open"]
+    still_open = [a for a in client.actions if a.status == "open" and not a.later]
+    later = [a for a in client.actions if a.status == "open" and a.later]  # starts after today: apart
     # each metric these sessions recorded, once, at its latest value as the site shows it (a count's
     # running total), with what a count gained in them
     covered = {s.id for s in sessions}
@@ -56,7 +57,7 @@ def make(client: Client, config: Config, since: dt.date | None, today: dt.date) 
     context = {
         "client": client, "site": {"title": config.title, "coach": config.coach}, "today": today,
         "sessions": sessions,
-        "overdue": overdue, "open": still_open, "actions": overdue + still_open,
+        "overdue": overdue, "open": still_open, "later": later, "actions": overdue + still_open + later,
         "values": values, "added": added,
         "insights": [text for s in sessions for text in s.insights],
         "future": [text for s in sessions for text in s.future],

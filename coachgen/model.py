@@ -11,9 +11,9 @@ import difflib
 import math
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from . import meta, tasks
+from . import meta, recurrence, tasks
 from .parse import MetricDef, Note, RawValue, adherence
 from .problems import Problem, error, warning
 from .slug import slugify
@@ -62,12 +62,56 @@ class Action:
     """`done`, `cancelled`, `overdue` or `open` at the build's today."""
     session: str
     """Id of the session the action was set in."""
+    priority: str | None = None
+    """`highest`, `high`, `medium`, `low`, `lowest`, or None."""
+    start: dt.date | None = None
+    scheduled: dt.date | None = None
+    recurrence: str | None = None
+    """Tasks' rule text of a recurring action (a series), else None."""
+    depends_on: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    """The texts of the actions this one depends on that are still open or overdue."""
+    later: bool = False
+    """Open, with a start date after the build's today: shown apart, not among the next steps."""
+    history: tuple[Occurrence, ...] = ()
+    """A series' occurrences before its current one, by due date."""
 
     @property
     def on_time(self) -> bool | None:
         if self.done is None:
             return None
         return self.due is None or self.done <= self.due
+
+    @property
+    def record(self) -> dict:
+        """A series' record: done on time, late, missed, cancelled, and its streak (done on
+        time in a row, up to the latest closed occurrence)."""
+        counts = {"on_time": 0, "late": 0, "missed": 0, "cancelled": 0, "streak": 0}
+        for occ in self.history:
+            if occ.status == "done":
+                counts["on_time" if occ.on_time else "late"] += 1
+            else:
+                counts[occ.status] += 1
+        for occ in reversed(self.history):
+            if occ.status != "done" or not occ.on_time:
+                break
+            counts["streak"] += 1
+        return counts
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence of a recurring action, keyed by its due date (None: an undated series)."""
+
+    due: dt.date | None
+    status: str
+    """`done`, `cancelled` or `missed` (its due date passed, and a later occurrence exists)."""
+    date: dt.date | None = None
+    """When it was done or cancelled."""
+
+    @property
+    def on_time(self) -> bool:
+        return self.status == "done" and (self.due is None or self.date is None or self.date <= self.due)
 
 
 @dataclass(frozen=True)
@@ -287,14 +331,50 @@ def _session_ids(notes: list[Note]) -> dict[str, str]:
 
 
 class _Open:
-    """An action while its mentions are merged."""
+    """An action while its mentions are merged. A recurring one (a series) also keeps its
+    occurrences by due date: (status, done or cancelled date)."""
 
     def __init__(self, key: str, text: str, ident: str | None, session: str):
         self.key, self.text, self.id, self.session = key, text, ident, session
         self.due = self.done = self.cancelled = None
+        self.priority = self.start = self.scheduled = self.rule = None
+        self.depends_on: tuple[str, ...] = ()
+        self.occ: dict = {}
+        self.undated: list[tuple[str, dt.date | None]] = []
+        """An undated series' closed occurrences (Tasks writes the next one without a date)."""
+
+    def current(self) -> dt.date | None:
+        """The due date of the series' current occurrence: its latest written one while that
+        is open (or cancelled: the series ends), else the next from the rule."""
+        dated = [k for k in self.occ if k is not None]
+        if not dated:
+            return None
+        latest = max(dated)
+        status, day = self.occ[latest]
+        if status != "done" or not self.rule:
+            return latest
+        rule = recurrence.parse(self.rule)
+        return rule.after(day or latest if rule.when_done else latest) if rule else latest
+
+    def occur(self, due: dt.date | None, status: str | None, day: dt.date | None, note_date: dt.date) -> None:
+        key = due if due is not None else self.current() if self.rule else self.due
+        if key is None and self.rule and status in ("done", "cancelled"):
+            self.undated.append((status, day or note_date))
+            if status == "done":  # as Tasks writes it: the next occurrence is undated and open
+                self.occ[None] = ("open", None)
+                return
+        before = self.occ.get(key)
+        if status == "open" or (status is None and before is None):
+            self.occ[key] = ("open", None)
+        elif status in ("done", "cancelled"):
+            self.occ[key] = (status, day or (before[1] if before and before[0] == status else None) or note_date)
 
     def state(self) -> tuple:
-        return self.id, self.due, self.done, self.cancelled
+        closed = tuple(sorted((k, v) for k, v in self.occ.items() if k is not None and v[0] != "open"))
+        shared = (self.id, self.priority, self.start, self.scheduled, self.rule, self.depends_on)
+        if self.rule:  # a series changes with its occurrences, not with the latest line's dates
+            return shared + (closed, tuple(self.undated), self.current())
+        return shared + (self.due, self.done, self.cancelled)
 
 
 class _Actions:
@@ -329,6 +409,12 @@ class _Actions:
                 action.id = mention.id
             if action.id:
                 self.by_id.setdefault(action.id, action)
+            for name in ("priority", "start", "scheduled", "depends_on"):
+                if getattr(mention, name):
+                    setattr(action, name, getattr(mention, name))
+            if mention.recurrence:
+                action.rule = mention.recurrence
+            action.occur(mention.due, mention.status, mention.status_date, note.date)
             if mention.due:
                 action.due = mention.due
             if mention.status == "open":
@@ -434,7 +520,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
         next_session=profile.next_session,
         goals=profile.goals,
         sessions=tuple(sessions),
-        actions=tuple(sorted((_freeze(a, today) for a in actions.all.values()), key=_action_order)),
+        actions=_with_dependencies(sorted((_freeze(a, today) for a in actions.all.values()), key=_action_order)),
         metrics=tuple(_metric(spec, series.get(spec.key, {}), problems) for spec in ordered_defs),
         insights=tuple(insights),
         future=tuple(future),
@@ -444,10 +530,25 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
 
 
 def _action_order(action: Action):
-    return (action.due is None, action.due or dt.date.min, action.text.casefold(), action.key)
+    """By due date; within one, by priority (Tasks' order), then by text."""
+    return (action.due is None, action.due or dt.date.min, tasks.PRIORITY_RANK[action.priority],
+            action.text.casefold(), action.key)
+
+
+def _with_dependencies(actions: list[Action]) -> tuple[Action, ...]:
+    """Each action's `after`: the texts of the actions it depends on that are still open."""
+    by_id = {a.id: a for a in actions if a.id}
+    done = []
+    for a in actions:
+        after = tuple(by_id[i].text for i in a.depends_on
+                      if i in by_id and by_id[i] is not a and by_id[i].status in ("open", "overdue"))
+        done.append(replace(a, after=after) if after else a)
+    return tuple(done)
 
 
 def _freeze(a: _Open, today: dt.date) -> Action:
+    if a.rule:
+        return _freeze_series(a, today)
     if a.done:
         status = "done"
     elif a.cancelled:
@@ -456,7 +557,40 @@ def _freeze(a: _Open, today: dt.date) -> Action:
         status = "overdue"
     else:
         status = "open"
-    return Action(a.key, a.id, a.text, a.due, a.done, a.cancelled, status, a.session)
+    later = status == "open" and a.start is not None and a.start > today
+    return Action(a.key, a.id, a.text, a.due, a.done, a.cancelled, status, a.session, a.priority, a.start,
+                  a.scheduled, None, a.depends_on, later=later)
+
+
+def _freeze_series(a: _Open, today: dt.date) -> Action:
+    """A recurring action: its current occurrence, and the earlier ones as its history."""
+    current = a.current()
+    history = [Occurrence(None, status, day) for status, day in a.undated]
+    for due in sorted(k for k in a.occ if k is not None):
+        status, day = a.occ[due]
+        if due == current:
+            continue
+        history.append(Occurrence(due, "missed" if status == "open" else status, day))
+    state, day = a.occ.get(current, ("open", None))
+    done = cancelled = None
+    if current is None and a.occ.get(None) is None and any(k is not None for k in a.occ):
+        state, day = "done", history[-1].date if history else None  # the rule has no next occurrence
+    if state == "done":
+        status, done = "done", day
+    elif state == "cancelled":
+        status, cancelled = "cancelled", day
+    else:
+        status = "overdue" if current is not None and current < today else "open"
+    start, scheduled = a.start, a.scheduled
+    written = max((k for k in a.occ if k is not None), default=None)
+    if current is not None and written is not None and current != written:
+        # a computed occurrence keeps its dates' distance to the due date, as Tasks writes it
+        shift = current - written
+        start = start + shift if start and start <= written else start
+        scheduled = scheduled + shift if scheduled and scheduled <= written else scheduled
+    later = status == "open" and start is not None and start > today
+    return Action(a.key, a.id, a.text, current, done, cancelled, status, a.session, a.priority, start, scheduled,
+                  a.rule, a.depends_on, later=later, history=tuple(history))
 
 
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")

@@ -12,7 +12,7 @@ from typing import Callable
 from html import escape
 from urllib.parse import unquote
 
-from . import charts, ical, tasks
+from . import charts, ical, recurrence, tasks
 from .config import Config
 from .markdown import PLACEHOLDER, task_due, task_prefix
 from .model import Client, Model, Session, client_folder
@@ -224,6 +224,13 @@ class Resolver:
         action = action or self.actions_by_text.get(p["key"])
         if action is not None:
             status, due = action.status, action.due
+            line_due = dt.date.fromisoformat(p["due"]) if p["due"] else None
+            if action.recurrence and line_due is not None and line_due != action.due:
+                # a series' earlier occurrence: the line shows that occurrence, not the current one
+                past = {o.due: o for o in action.history}.get(line_due)
+                status = ({"missed": "overdue"}.get(past.status, past.status) if past is not None
+                          else p["status"] if p["status"] in _BOX else "open")
+                due = line_due
         else:
             status, due = p["status"], dt.date.fromisoformat(p["due"]) if p["due"] else None
         if p["part"] == "item":
@@ -440,10 +447,14 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     return pages
 
 
+_BOX = ("open", "overdue", "done", "cancelled")
+
+
 def glance(client: Client) -> dict:
     """The dashboard's first screen: what to do next, how the games go, the latest insight,
     and where the client is going."""
-    todo = [a for a in client.actions if a.status == "overdue"] + [a for a in client.actions if a.status == "open"]
+    todo = ([a for a in client.actions if a.status == "overdue"]
+            + [a for a in client.actions if a.status == "open" and not a.later])
     charted = [m for m in client.metrics if m.points]
     return {
         "next": todo[0] if todo else None,
@@ -476,7 +487,8 @@ def data_json(client: Client, today: dt.date) -> bytes:
         "sessions": [{"id": s.id, "date": s.date.isoformat(), "title": s.title, "duration": s.duration,
                       "url": s.url} for s in client.sessions],
         "actions": [{"id": a.id, "text": a.text, "due": iso(a.due), "done": iso(a.done), "status": a.status,
-                     "session": a.session} for a in client.actions],
+                     "session": a.session, "priority": a.priority, "start": iso(a.start), "scheduled": iso(a.scheduled),
+                     "recurrence": a.recurrence, "depends_on": list(a.depends_on)} for a in client.actions],
         "metrics": [{"key": m.spec.key, "label": m.spec.label, "unit": m.spec.unit, "kind": m.spec.kind,
                      "target": m.spec.target, "by": iso(m.spec.by), "direction": m.spec.direction,
                      "points": [{"date": p.date.isoformat(), "value": p.value} for p in m.points]}
@@ -497,6 +509,9 @@ def _action_event(action, client: Client, stamp: str, config: Config, summary: s
         ("UID", f"action-{hashlib.sha256(action.key.encode()).hexdigest()[:16]}@{client.slug}.coachgen"),
         ("TRANSP", "TRANSPARENT"),
     ]
+    rule = recurrence.parse(action.recurrence) if action.recurrence else None
+    if rule is not None:  # a series: one event from its current occurrence, repeating by the rule
+        event.insert(3, ("RRULE", rule.ical()))
     if config.base_url:
         event.append(("URL", f"{config.base_url.rstrip('/')}/clients/{client.slug}/actions/"))
     return event

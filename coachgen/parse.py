@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-from . import markdown, meta, tasks
+from . import markdown, meta, recurrence, tasks
 from .meta import FieldError
 from .problems import Problem, error, warning
 
@@ -58,6 +58,12 @@ class Mention:
     """`open`, `done`, `cancelled`, or None where the mention states no status."""
     status_date: dt.date | None
     line: int
+    priority: str | None = None
+    start: dt.date | None = None
+    scheduled: dt.date | None = None
+    recurrence: str | None = None
+    """Tasks' rule text, only where `recurrence.parse` reads it (a rule it cannot read is warned of)."""
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "p
 SESSION_KEYS = {"date", "title", "duration", "private", "actions", "metrics", "insights", "future", "client"}
 PROFILE_KEYS = CLIENT_KEYS | {"password", "email"}
 """Every key client.md may have (`password` and `email` are never published)."""
-ACTION_KEYS = {"text", "id", "due", "done", "cancelled"}
+ACTION_KEYS = {"text", "id", "due", "done", "cancelled", "priority", "start", "scheduled", "repeat", "depends_on"}
 SETTINGS = {"label", "unit", "kind", "target", "by", "direction", "scale"}
 """A metric's settings in client.md."""
 ENGAGEMENT_KEYS = {"sessions", "from", "until"}
@@ -389,7 +395,7 @@ class _Reader:
         for status, line_task, line in env["tasks"]:
             where = body_line + line + 1
             self.report_bad_dates(line_task, where)
-            mentions.append(_mention(line_task, status, where))
+            mentions.append(_mention(self.rule(line_task, where), status, where))
         insights = [Item(t, self.line(n)) for t, n in self.items(fields, "insights")]
         insights += [Item(strip_controls(t), body_line + line + 1) for t, line in env["insights"] if t]
         note = Note(
@@ -434,6 +440,14 @@ class _Reader:
         for name in task.far_dates:
             self.err(line, f"action's {name} date must be {meta.DATE_RANGE}")
 
+    def rule(self, task: tasks.TaskLine, line: int) -> tasks.TaskLine:
+        """The task with its recurrence rule where coachgen reads it; else warned of and dropped."""
+        if task.recurrence is None or recurrence.parse(task.recurrence) is not None:
+            return task
+        self.warn(line, "the action's recurrence rule is not one coachgen reads (Tasks' forms: 'every week', "
+                        "'every 2 days', 'every Monday', 'every month on the 3rd'...); it is kept as a one-off")
+        return replace(task, recurrence=None)
+
     def front_actions(self, fields: dict):
         if "actions" not in fields or meta.is_null(fields["actions"][1]):
             return
@@ -444,7 +458,7 @@ class _Reader:
         for item in node.value:
             line = self.line(item)
             if isinstance(item, yaml.ScalarNode):
-                task = tasks.parse(item.value)
+                task = self.rule(tasks.parse(item.value), line)
                 self.report_bad_dates(task, line)
                 if task.text or task.id:
                     status = "done" if task.done else "cancelled" if task.cancelled else None
@@ -471,6 +485,21 @@ class _Reader:
                     else:
                         status_date = self.get(spec, key, meta.as_date, f"an action's '{key}'")
                         status = name
+            priority = self.get(spec, "priority", meta.as_text, "an action's 'priority'")
+            if priority is not None and priority.strip().casefold() not in tasks.PRIORITY_RANK:
+                self.warn(line, "an action's 'priority' is highest, high, medium, low or lowest; it is left out")
+                priority = None
+            rule = self.get(spec, "repeat", meta.as_text, "an action's 'repeat'")
+            if rule is not None:
+                rule = self.rule(tasks.TaskLine("", recurrence=" ".join(rule.split())), line).recurrence
+            depends = spec.get("depends_on")
+            after: tuple[str, ...] = ()
+            if depends is not None and not meta.is_null(depends[1]):
+                nodes = depends[1].value if isinstance(depends[1], yaml.SequenceNode) else [depends[1]]
+                if all(isinstance(n, yaml.ScalarNode) for n in nodes):
+                    after = tuple(i.strip() for n in nodes for i in str(n.value).split(",") if i.strip())
+                else:
+                    self.warn(line, "an action's 'depends_on' is a list of action ids; it is left out")
             yield Mention(
                 text=strip_controls(text) if text else None,
                 id=ident,
@@ -478,6 +507,11 @@ class _Reader:
                 status=status,
                 status_date=status_date,
                 line=line,
+                priority=priority.strip().casefold() if priority and priority.strip().casefold() != "normal" else None,
+                start=self.get(spec, "start", meta.as_date, "an action's 'start'"),
+                scheduled=self.get(spec, "scheduled", meta.as_date, "an action's 'scheduled'"),
+                recurrence=rule,
+                depends_on=after,
             )
 
     def metric_values(self, node: yaml.Node):
@@ -551,7 +585,8 @@ def adherence(tag: str, text: str) -> float | None:
 
 def _mention(task: tasks.TaskLine, status: str | None, line: int) -> Mention:
     status_date = task.done if status == "done" else task.cancelled if status == "cancelled" else None
-    return Mention(task.text or None, task.id, task.due, status, status_date, line)
+    return Mention(task.text or None, task.id, task.due, status, status_date, line, task.priority, task.start,
+                   task.scheduled, task.recurrence, task.depends_on)
 
 
 def _finish(note: Note, reader: _Reader) -> Note:

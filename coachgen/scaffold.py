@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from . import tasks
 from .model import Client, Metric
 from .parse import PREPARED
 from .slug import slugify
@@ -147,9 +148,14 @@ def session_note(client: Client, day: dt.date) -> str:
     if review:
         lines.append("%% Tick what is done ([x]), cancel what is dropped ([-]); the site updates those actions. %%")
         for action in review:
+            # a series' current occurrence, with its rule: ticking it closes that occurrence
             due = f" 📅 {action.due.isoformat()}" if action.due else ""
+            rule = f" 🔁 {action.recurrence}" if action.recurrence else ""
             ident = f" 🆔 {action.id}" if action.id else ""
-            lines.append(f"- [ ] {action.text}{due}{ident}")
+            flag = {v: k for k, v in tasks.PRIORITIES.items()}.get(action.priority or "")
+            start = f" 🛫 {action.start.isoformat()}" if action.start and not action.recurrence else ""
+            after = f" ⛔ {','.join(action.depends_on)}" if action.depends_on else ""
+            lines.append(f"- [ ] {action.text}{due}{rule}{ident}{' ' + flag if flag else ''}{start}{after}")
     else:
         lines.append("%% No open actions to review. %%")
     lines += ["", "## What we explored", "", "", "## Insights", "",

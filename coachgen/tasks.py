@@ -1,4 +1,5 @@
-"""One action line in Obsidian Tasks or Dataview syntax -> text, id, due, done and cancelled."""
+"""One action line in Obsidian Tasks or Dataview syntax -> text, id, dates, priority,
+recurrence and dependencies; whatever else the Tasks format defines is dropped from the text."""
 
 from __future__ import annotations
 
@@ -17,17 +18,25 @@ _EMOJI_DATES = {
     "due": re.compile(r"(?:📅|📆|🗓)\ufe0f?\s*" + _WRITTEN),
     "done": re.compile(r"✅\ufe0f?\s*" + _WRITTEN),
     "cancelled": re.compile(r"❌\ufe0f?\s*" + _WRITTEN),
+    "start": re.compile(r"🛫\ufe0f?\s*" + _WRITTEN),
+    "scheduled": re.compile(r"(?:⏳|⌛)\ufe0f?\s*" + _WRITTEN),
 }
+PRIORITIES = {"🔺": "highest", "⏫": "high", "🔼": "medium", "🔽": "low", "⏬": "lowest"}
+PRIORITY_RANK = {"highest": 0, "high": 1, "medium": 2, None: 3, "normal": 3, "low": 4, "lowest": 5}
+"""Tasks' order: a task without a priority sorts between medium and low."""
+_EMOJI_PRIORITY = re.compile(r"([🔺⏫🔼🔽⏬])\ufe0f?")
+_EMOJI_REPEAT = re.compile(r"🔁\ufe0f?\s*([^📅📆🗓✅❌🆔⏳⌛🛫➕⛔🏁🔺⏫🔼🔽⏬^\[%]*)")
+_EMOJI_DEPENDS = re.compile(r"⛔\ufe0f?\s*([A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*)")
 _EMOJI_ID = re.compile(r"🆔\ufe0f?\s*([A-Za-z0-9_-]+)")
-# Signifiers we do not use but must not show as text: scheduled, start, created, recurrence,
-# priorities, depends-on, on-completion.
-_EMOJI_OTHER = re.compile(
-    r"(?:(?:⏳|⌛|🛫|➕)\ufe0f?\s*" + _WRITTEN + r"|🔁\ufe0f?\s*[^📅📆🗓✅❌🆔⏳⌛🛫➕⛔🏁^\[]*"
-    r"|⛔\ufe0f?\s*[A-Za-z0-9_,-]+|🏁\ufe0f?\s*\w+|[⏫🔼🔽⏬🔺]\ufe0f?)"
-)
-_DATAVIEW = re.compile(r"[\[(](due|completion|cancelled|id|scheduled|start|created|priority)::\s*([^\])]*)[\])]")
+# Signifiers we do not use but must not show as text: created, on-completion, a comment
+# (`%%` to the end of the line), and a signifier left without its value.
+_EMOJI_OTHER = re.compile(r"(?:➕\ufe0f?\s*" + _WRITTEN + r"|🏁\ufe0f?\s*\w+|%%.*$"
+                          r"|(?:📅|📆|🗓|✅|❌|🆔|⏳|⌛|🛫|➕|⛔|🏁|🔁)\ufe0f?)")
+_DATAVIEW = re.compile(r"[\[(](due|completion|cancelled|id|scheduled|start|created|priority|repeat|dependsOn|onCompletion)"
+                       r"::\s*([^\])]*)[\])]")
 _BLOCK_ID = re.compile(r"\s\^([A-Za-z0-9-]+)\s*$")
-_DATAVIEW_FIELD = {"due": "due", "completion": "done", "cancelled": "cancelled", "id": "id"}
+_DATAVIEW_FIELD = {"due": "due", "completion": "done", "cancelled": "cancelled", "id": "id", "start": "start",
+                   "scheduled": "scheduled"}
 
 
 @dataclass
@@ -37,6 +46,13 @@ class TaskLine:
     due: dt.date | None = None
     done: dt.date | None = None
     cancelled: dt.date | None = None
+    priority: str | None = None
+    """`highest`, `high`, `medium`, `low` or `lowest`; None where the line gives none."""
+    start: dt.date | None = None
+    scheduled: dt.date | None = None
+    recurrence: str | None = None
+    """Tasks' rule text as written (`every week on Sunday`), read or not: see `recurrence.parse`."""
+    depends_on: tuple[str, ...] = ()
     bad_dates: list[str] = field(default_factory=list)
     """Names of fields whose date was not a real date (the field is then left unset)."""
     miswritten: list[str] = field(default_factory=list)
@@ -79,12 +95,30 @@ def parse(line: str) -> TaskLine:
     if m:
         values["id"] = m.group(1)
         text = _EMOJI_ID.sub(" ", text)
+    m = _EMOJI_PRIORITY.search(text)
+    if m:
+        values["priority"] = PRIORITIES[m.group(1)]
+        text = _EMOJI_PRIORITY.sub(" ", text)
+    m = _EMOJI_REPEAT.search(text)
+    if m:
+        values["recurrence"] = " ".join(m.group(1).split()) or None
+        text = _EMOJI_REPEAT.sub(" ", text)
+    for m in _EMOJI_DEPENDS.finditer(text):
+        values["depends_on"] = tuple(i.strip() for i in m.group(1).split(","))
+    text = _EMOJI_DEPENDS.sub(" ", text)
     for m in _DATAVIEW.finditer(text):
-        name = _DATAVIEW_FIELD.get(m.group(1))
+        key, raw = m.group(1), m.group(2).strip()
+        name = _DATAVIEW_FIELD.get(key)
         if name == "id":
-            values["id"] = m.group(2).strip() or None
+            values["id"] = raw or None
         elif name:
-            values[name] = _date(m.group(2), name, bad, far, miswritten)
+            values[name] = _date(raw, name, bad, far, miswritten)
+        elif key == "priority" and raw.casefold() in PRIORITY_RANK and raw.casefold() != "normal":
+            values["priority"] = raw.casefold()
+        elif key == "repeat":
+            values["recurrence"] = " ".join(raw.split()) or None
+        elif key == "dependsOn":
+            values["depends_on"] = tuple(i.strip() for i in raw.split(",") if i.strip())
     text = _DATAVIEW.sub(" ", text)
     text = _EMOJI_OTHER.sub(" ", text)
     return TaskLine(text=" ".join(text.split()), bad_dates=bad, far_dates=far, miswritten=miswritten, **values)  # type: ignore[arg-type]

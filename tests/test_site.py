@@ -133,8 +133,10 @@ future:
         ],
         "actions": [
             {"id": "deck", "text": "Draft the pitch deck", "due": "2026-01-19", "done": "2026-01-18", "status": "done",
-             "session": "2026-01-12"},
-            {"id": None, "text": "No date", "due": None, "done": None, "status": "open", "session": "2026-01-18"},
+             "session": "2026-01-12", "priority": None, "start": None, "scheduled": None, "recurrence": None,
+             "depends_on": []},
+            {"id": None, "text": "No date", "due": None, "done": None, "status": "open", "session": "2026-01-18",
+             "priority": None, "start": None, "scheduled": None, "recurrence": None, "depends_on": []},
         ],
         "metrics": [
             {"key": "weight_kg", "label": "Weight", "unit": "kg", "kind": "number", "target": 75, "by": "2026-06-30",
