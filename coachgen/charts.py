@@ -9,13 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from babel.numbers import format_percent
+
+from . import i18n
 from .model import Metric
 
 VALUE = "#2563eb"
 TARGET = "#c2410c"
 MISS = "#93c5fd"
 CURRENCIES = frozenset({"£", "$", "€", "¥"})
-"""Units written before the number, as English does (£7,250); any other unit follows it (75 kg)."""
+"""Units a chart writes where the language writes a currency (£7,250; 7.250 £); any other unit
+follows the number (75 kg)."""
 SHORT_SPAN = 14
 """Days. A chart spanning fewer gets a tick at its dates: left to itself, Plotly ticks hours
 there, and "%-d %b" prints each day several times."""
@@ -26,13 +30,14 @@ def _dates(metric: Metric) -> list[str]:
     return [p.date.isoformat() for p in metric.points]
 
 
-def habit_text(value: float) -> str:
+def habit_text(value: float, lang: i18n.Language | None = None) -> str:
     """A habit's adherence as days of a week ("4 of 7 days"); a share that is no whole number
     of days (0.8, 3/5) as a percentage."""
+    lang = lang or i18n.language()
     days = value * 7
     if abs(days - round(days)) < 1e-6:
-        return f"{round(days)} of 7 days"
-    return f"{round(value * 100)}%"
+        return lang.gettext("%(num)s of 7 days") % {"num": lang.num(round(days))}
+    return format_percent(value, locale=lang.locale)
 
 
 def _x_axis(metric: Metric) -> dict:
@@ -77,7 +82,26 @@ def _num(value: float | int | None) -> float | int | None:
         return None
 
 
-def _target_traces(metric: Metric, xaxis: dict) -> list[dict]:
+def _currency(unit: str, lang: i18n.Language) -> tuple[str, str]:
+    """(before, after) the number: the currency sign where the language's currency pattern puts
+    it, with the space the pattern has (£7,250 · 7.250 £ · £ 7.250)."""
+    pattern = lang.locale.currency_formats["standard"].pattern.split(";")[0]
+    sign = pattern.index("\xa4")
+    digits = [i for i, c in enumerate(pattern) if c in "#0"]
+    if not digits or sign < digits[0]:
+        return unit + pattern[sign + 1:digits[0] if digits else sign + 1], ""
+    return "", pattern[digits[-1] + 1:sign] + unit
+
+
+def _separators(lang: i18n.Language) -> str | None:
+    """Plotly's `separators` (decimal, then thousands) where the language's are not Plotly's own."""
+    symbols = lang.locale.number_symbols
+    symbols = symbols["latn"] if "latn" in symbols else symbols
+    separators = symbols["decimal"] + symbols["group"]
+    return None if separators == ".," else separators
+
+
+def _target_traces(metric: Metric, xaxis: dict, lang: i18n.Language) -> list[dict]:
     spec, points = metric.spec, metric.points
     if spec.target is None or not points:
         return []
@@ -86,32 +110,35 @@ def _target_traces(metric: Metric, xaxis: dict) -> list[dict]:
         start = points[0]
         x = [start.date.isoformat(), spec.by.isoformat()]
         y = [_num(start.shown), _num(spec.target)]
-        name = "Target path"
+        name = lang.gettext("Target path")
     else:  # a target with no date: across the whole chart (with one value, it would be a dot)
         x = list(xaxis["range"])
         y = [_num(spec.target)] * 2
-        name = "Target"
+        name = lang.gettext("Target")
     return [{"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y, "line": line, "hoverinfo": "skip"}]
 
 
-def figure(metric: Metric, *, compact: bool = False) -> dict:
-    """The chart of one metric: values (running total for a count, adherence for a habit) and target."""
+def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None = None) -> dict:
+    """The chart of one metric: values (running total for a count, adherence for a habit) and
+    target, named in `lang` (English if None). Dates in hovers and ticks keep their d3 format:
+    the page registers the language's Plotly locale (app.js) for the month names."""
+    lang = lang or i18n.language()
     spec = metric.spec
     x = _dates(metric)
     y = [_num(p.shown) for p in metric.points]
     # Plotly shows a `%` as written (`%%` would show twice); only `%{` starts a variable,
     # so a unit's own `%{` is broken by a zero-width space
     unit = spec.unit.replace("%{", "%\u200b{") if spec.unit else ""
-    before, after = (unit, "") if spec.unit in CURRENCIES else ("", " " + unit if unit else "")
+    before, after = _currency(unit, lang) if spec.unit in CURRENCIES else ("", " " + unit if unit else "")
     single = len(metric.points) == 1
     if spec.kind == "habit":
         goal = _num(spec.target) if spec.target is not None else 1.0
         values = {
             "type": "bar",
-            "name": "Adherence",
+            "name": lang.gettext("Adherence"),
             "x": x,
             "y": y,
-            "customdata": [habit_text(p.value) for p in metric.points],
+            "customdata": [habit_text(p.value, lang) for p in metric.points],
             "marker": {"color": [VALUE if v is not None and goal is not None and v >= goal - 1e-9 else MISS for v in y]},
             "hovertemplate": "%{x|%-d %b %Y}: %{customdata}<extra></extra>",
         }
@@ -121,13 +148,15 @@ def figure(metric: Metric, *, compact: bool = False) -> dict:
         values = {
             "type": "scatter",
             "mode": "lines+markers",
-            "name": "Running total" if spec.kind == "count" else spec.label,
+            "name": lang.gettext("Running total") if spec.kind == "count" else spec.label,
             "x": x,
             "y": y,
             "line": {"color": VALUE, "width": 3},
             # a first value is a lone point: a larger marker shows it is meant
             "marker": {"color": VALUE, "size": (8 if compact else 11) if single else (6 if compact else 8)},
-            "hovertemplate": "%{x|%-d %b %Y}: " + before + "%{y}" + after + "<extra></extra>",
+            # a currency's sign is the axis' tick prefix or suffix, which Plotly adds to %{y} itself
+            "hovertemplate": "%{x|%-d %b %Y}: " + ("%{y}" if spec.unit in CURRENCIES else before + "%{y}" + after)
+                             + "<extra></extra>",
         }
     xaxis = _x_axis(metric)
     yaxis: dict = {"automargin": True, "zeroline": False, "fixedrange": True}
@@ -141,7 +170,10 @@ def figure(metric: Metric, *, compact: bool = False) -> dict:
         if bounds is not None:
             yaxis["range"] = bounds
         if spec.unit in CURRENCIES:
-            yaxis["tickprefix"] = spec.unit
+            if before:
+                yaxis["tickprefix"] = before
+            else:
+                yaxis["ticksuffix"] = after
         elif spec.unit:
             yaxis["title"] = {"text": spec.unit}
     layout = {
@@ -156,9 +188,12 @@ def figure(metric: Metric, *, compact: bool = False) -> dict:
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": "system-ui, sans-serif", "size": 12},
     }
+    separators = _separators(lang)
+    if separators is not None:
+        layout["separators"] = separators
     if compact:
         layout["xaxis"].update(visible=False)
         layout["yaxis"].update(visible=False)
     if spec.kind == "habit":
         layout["bargap"] = 0.3
-    return {"data": [values] + _target_traces(metric, xaxis), "layout": layout}
+    return {"data": [values] + _target_traces(metric, xaxis, lang), "layout": layout}

@@ -17,8 +17,9 @@ from pathlib import Path
 from .config import Config
 from .model import CLIENTS_DIR, Client, Session
 from .parse import parse_note
+from .pages import language_of
 from .passwords import SECRETS
-from .render import environment, metric_value
+from .render import _in_language, environment, metric_value
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ def sessions_since(client: Client, since: dt.date | None) -> list[Session]:
 
 
 def make(client: Client, config: Config, since: dt.date | None, today: dt.date) -> Digest:
+    """The digest in the client's language (client.md's `language:`, else the vault's)."""
+    lang = language_of(client, config)
     sessions = sessions_since(client, since)
     if not sessions:
         raise LookupError(f"{client.name} has no shared session {'since ' + since.isoformat() if since else 'yet'}")
@@ -51,9 +54,9 @@ def make(client: Client, config: Config, since: dt.date | None, today: dt.date) 
         points = [p for p in metric.points if p.session in covered]
         if points:
             spec = metric.spec
-            values.append((spec, points[-1].date, metric_value(points[-1].shown, spec), spec.target))
+            values.append((spec, points[-1].date, metric_value(points[-1].shown, spec, lang), spec.target))
             if spec.kind == "count":
-                added[spec.key] = metric_value(sum(p.value for p in points), spec)
+                added[spec.key] = metric_value(sum(p.value for p in points), spec, lang)
     context = {
         "client": client, "site": {"title": config.title, "coach": config.coach}, "today": today,
         "sessions": sessions,
@@ -62,12 +65,15 @@ def make(client: Client, config: Config, since: dt.date | None, today: dt.date) 
         "insights": [text for s in sessions for text in s.insights],
         "future": [text for s in sessions for text in s.future],
         "url": f"{config.base_url.rstrip('/')}/clients/{client.slug}/" if config.base_url else None,
+        "lang": lang,
     }
+    context = _in_language(context)  # the templates' words (`_`, `{% trans %}`) in the client's language
     env = environment(config.vault / "templates")
-    first = sessions[0]
-    subject = f"Your next steps from our session on {first.date.day} {first.date:%B}"
+    when = {"date": lang.month_day(sessions[0].date)}
     if len(sessions) > 1:
-        subject = f"Your next steps from our sessions since {first.date.day} {first.date:%B}"
+        subject = lang.gettext("Your next steps from our sessions since %(date)s") % when
+    else:
+        subject = lang.gettext("Your next steps from our session on %(date)s") % when
     return Digest(subject, env.get_template("digest.txt").render(context), env.get_template("digest.html").render(context))
 
 

@@ -21,7 +21,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
-from . import tasks
+from . import i18n, tasks
 from .slug import slugify
 
 # ---------------------------------------------------------------- placeholders
@@ -503,16 +503,22 @@ def _render_tag(self, tokens, idx, options, env) -> str:
     return f'<span class="tag">#{escapeHtml(tokens[idx].content)}</span>'
 
 
-_BOX_LABEL = {"open": "Open", "overdue": "Overdue", "done": "Done", "cancelled": "Cancelled"}
+def _box_label(status: str, lang: i18n.Language) -> str:
+    """A task box's name for a screen reader: the action's status, in the page's language."""
+    _ = lang.gettext
+    labels = {"open": _("Open"), "overdue": _("Overdue"), "done": _("Done"), "cancelled": _("Cancelled")}
+    return labels[status]
 
 
-def task_prefix(status: str) -> str:
-    return f'<span class="task-box task-box-{status}" role="img" aria-label="{_BOX_LABEL[status]}"></span>'
+def task_prefix(status: str, lang: i18n.Language | None = None) -> str:
+    label = escape(_box_label(status, lang or i18n.language()))
+    return f'<span class="task-box task-box-{status}" role="img" aria-label="{label}"></span>'
 
 
-def task_due(due) -> str:
-    """A task line's due date, after its text."""
-    return f' <time class="due" datetime="{due.isoformat()}">{escape(due.strftime("%-d %b %Y"))}</time>'
+def task_due(due, lang: i18n.Language | None = None) -> str:
+    """A task line's due date, after its text, as the page's language writes a date."""
+    shown = escape((lang or i18n.language()).day(due))
+    return f' <time class="due" datetime="{due.isoformat()}">{shown}</time>'
 
 
 def _render_list_item_open(self, tokens, idx, options, env) -> str:

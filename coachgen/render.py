@@ -9,7 +9,8 @@ from pathlib import Path
 
 import jinja2
 
-from .charts import CURRENCIES, habit_text
+from . import i18n
+from .charts import habit_text
 from .crypto import Lock
 from .pages import PLOTLY, Page
 from .privacy import strip_metadata
@@ -55,75 +56,111 @@ def asset_path(name: str) -> Path:
 
 
 # ---------------------------------------------------------------- filters
+# Each writes in the page's language (`lang` in its context; English where a page has none).
 
 
-def day(value: dt.date | None) -> str:
-    return f"{value.day} {value:%b %Y}" if value else ""
+def _lang(context) -> i18n.Language:
+    return context.get("lang") or i18n.language()
 
 
-def short_day(value: dt.date | None) -> str:
-    return f"{value:%a} {value.day} {value:%b}" if value else ""
+@jinja2.pass_context
+def day(context, value: dt.date | None) -> str:
+    return _lang(context).day(value)
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+@jinja2.pass_context
+def short_day(context, value: dt.date | None) -> str:
+    return _lang(context).short_day(value)
 
 
-def due_phrase(due: dt.date | None, today: dt.date) -> str:
+@jinja2.pass_context
+def long_day(context, value: dt.date | None) -> str:
+    return _lang(context).long_day(value)
+
+
+@jinja2.pass_context
+def clock(context, value: dt.time | None) -> str:
+    return _lang(context).time(value)
+
+
+@jinja2.pass_context
+def num(context, value: float | int | None) -> str:
+    return _lang(context).num(value)
+
+
+@jinja2.pass_context
+def metric_value_filter(context, value: float | None, spec) -> str:
+    return metric_value(value, spec, _lang(context))
+
+
+def due_phrase(due: dt.date | None, today: dt.date, lang: i18n.Language | None = None) -> str:
     """'due today', 'due tomorrow', 'due in 3 days', '2 days overdue', else the date."""
+    lang = lang or i18n.language()
+    _ = lang.gettext
     if due is None:
-        return "no due date"
+        return _("no due date")
     days = (due - today).days
     if days == 0:
-        return "due today"
+        return _("due today")
     if days == 1:
-        return "due tomorrow"
+        return _("due tomorrow")
     if 1 < days <= 14:
-        return f"due in {days} days"
+        return _("due %(when)s") % {"when": lang.relative(days)}
     if -60 <= days < 0:
-        return f"{_count(-days, 'day')} overdue"
-    return f"due {day(due)}"
+        return lang.counted("%(num)s day overdue", "%(num)s days overdue", -days)
+    return _("due %(date)s") % {"date": lang.day(due)}
 
 
-def ago(value: dt.date | None, today: dt.date) -> str:
+def ago(value: dt.date | None, today: dt.date, lang: i18n.Language | None = None) -> str:
+    lang = lang or i18n.language()
     if value is None:
-        return "never"
+        return lang.gettext("never")
     days = (today - value).days
     if days == 0:
-        return "today"
+        return lang.gettext("today")
     if days == 1:
-        return "yesterday"
-    if days < 0:
-        return f"in {_count(-days, 'day')}"
-    return f"{_count(days, 'day')} ago"
+        return lang.gettext("yesterday")
+    return lang.relative(-days)
 
 
-def num(value: float | int | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if value.is_integer():
-            return f"{int(value):,}"  # grouped like an int: 7250.0 reads 7,250 too
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{value:,}"
-
-
-def metric_value(value: float | None, spec) -> str:
+def metric_value(value: float | None, spec, lang: i18n.Language | None = None) -> str:
     """A value as a reader wants it: a habit in days of a week, a rating out of its scale, an
-    amount of money with its sign first as English writes it (£7,250), other units after (75 kg)."""
+    amount of money as the language writes it (£7,250; 7.250 £), other units after (75 kg)."""
+    lang = lang or i18n.language()
     if value is None:
         return "–"
     if spec.kind == "habit":
-        return habit_text(value)
+        return habit_text(value, lang)
     if spec.kind == "rating":
-        return f"{num(value)}/{spec.scale}"
-    if spec.unit in CURRENCIES:
-        return ("-" if value < 0 else "") + spec.unit + num(abs(value))
-    return num(value) + (f" {spec.unit}" if spec.unit else "")
+        return f"{lang.num(value)}/{spec.scale}"
+    if spec.unit in i18n.CURRENCIES:
+        return lang.money(value, spec.unit)
+    return lang.num(value) + (f" {spec.unit}" if spec.unit else "")
 
 
 def plural(n: int, word: str) -> str:
-    return _count(n, word)
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@jinja2.pass_context
+def _due_phrase(context, due, today):
+    return due_phrase(due, today, _lang(context))
+
+
+@jinja2.pass_context
+def _ago(context, value, today):
+    return ago(value, today, _lang(context))
+
+
+@lru_cache(maxsize=64)
+def _callables(lang: i18n.Language) -> dict:
+    """gettext and ngettext for Jinja's i18n extension, in one language (newstyle: they
+    escape and fill in `%(name)s` themselves)."""
+    from jinja2.ext import _make_new_gettext, _make_new_ngettext, _make_new_pgettext
+
+    gettext = _make_new_gettext(lang.gettext)
+    return {"gettext": gettext, "_": gettext, "ngettext": _make_new_ngettext(lang.ngettext),
+            "pgettext": _make_new_pgettext(lang.pgettext)}
 
 
 def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
@@ -132,6 +169,9 @@ def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
     except OSError:
         return None
     return jinja2.FileSystemBytecodeCache(str(folder))
+
+
+_OWN_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=8)
@@ -149,10 +189,15 @@ def environment(overrides: Path | None, compiled: Path | None = None) -> jinja2.
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        bytecode_cache=_bytecode_cache(compiled) if compiled is not None else None,
+        # compiled code depends on this module's filters (which take the context, say), not
+        # only on the templates' source: a new coachgen compiles afresh
+        bytecode_cache=_bytecode_cache(compiled / _OWN_DIGEST) if compiled is not None else None,
     )
-    env.filters.update(day=day, short_day=short_day, num=num, metric_value=metric_value)
-    env.globals.update(due_phrase=due_phrase, ago=ago, plural=plural)
+    env.add_extension("jinja2.ext.i18n")
+    env.install_null_translations(newstyle=True)  # each page brings its own language: see `render`
+    env.filters.update(day=day, short_day=short_day, long_day=long_day, clock=clock, num=num,
+                       metric_value=metric_value_filter)
+    env.globals.update(due_phrase=_due_phrase, ago=_ago, plural=plural)
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":"), "allow_nan": False}
     return env
 
@@ -166,7 +211,7 @@ def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None =
     elif page.asset is not None:
         data = asset_path(page.asset).read_bytes()
     else:
-        data = env.get_template(page.template).render(page.context).encode("utf-8")
+        data = env.get_template(page.template).render(_in_language(page.context)).encode("utf-8")
     if not page.sealed:
         return data
     if lock is None:
@@ -176,4 +221,10 @@ def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None =
     if page.template is None:
         return envelope
     rel = "../" * logical.count("/")
-    return env.get_template("locked.html").render(envelope=envelope.decode("ascii"), rel=rel).encode("utf-8")
+    context = _in_language({"envelope": envelope.decode("ascii"), "rel": rel, "lang": page.context.get("lang")})
+    return env.get_template("locked.html").render(context).encode("utf-8")
+
+
+def _in_language(context: dict) -> dict:
+    lang = context.get("lang") or i18n.language()
+    return {**context, "lang": lang, **_callables(lang)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from . import tasks
+from . import i18n, tasks
 from .model import Client, Metric
 from .parse import PREPARED
 from .slug import slugify
@@ -34,6 +34,8 @@ title = "{title}"
 # base_url = "https://example.org" # where the sites will live: absolute links in calendars
 # allow_html = false               # true: raw HTML in notes is kept (sanitized)
 # nudge_after_days = 21            # flag clients with no session for this many days
+# language = "en"                  # the sites' words and dates: {languages}
+#                                  # (a client.md may say its own: language: de)
 
 # Every client's site needs a password (`coachgen password SLUG --save`) unless their
 # client.md says `password: none`; the overview likewise, unless overview_password = "none".
@@ -70,7 +72,7 @@ def init(folder: Path) -> list[Path]:
     """A new vault ready for git. Refuses if any of its files exists."""
     title = folder.resolve().name.replace("-", " ").replace("_", " ").title() or "Coaching"
     files = {
-        "coachgen.toml": CONFIG.format(title=title),
+        "coachgen.toml": CONFIG.format(title=title, languages=", ".join(i18n.SHIPPED)),
         ".gitignore": GITIGNORE,
         "README.md": README.format(title=title),
         "clients/.gitkeep": "",
@@ -115,38 +117,53 @@ def new_client(vault: Path, name: str, today: dt.date) -> Path:
     return create(clients / folder / "client.md", text)
 
 
-def _metric_slot(metric: Metric) -> str:
+def _metric_slot(metric: Metric, lang: i18n.Language) -> str:
+    """A metric's line in the front matter, with a comment saying what to write. Its numbers and
+    dates are written as the front matter takes them (75.5, 2026-03-20), in every language."""
+    _ = lang.gettext
     spec, latest = metric.spec, metric.latest
     hints = []
     if latest is not None:
         shown = f"{round(latest.value * 7)}/7" if spec.kind == "habit" else f"{latest.value:g}"
-        hints.append(f"last {shown}{' ' + spec.unit if spec.unit else ''} on {latest.date.isoformat()}")
+        hints.append(_("last %(value)s on %(date)s") % {"value": shown + (" " + spec.unit if spec.unit else ""),
+                                                        "date": latest.date.isoformat()})
     if spec.target is not None:
         target = f"{spec.target * 7:.0f}/7" if spec.kind == "habit" else f"{spec.target:g}"
-        hints.append(f"target {target}" + (f" by {spec.by.isoformat()}" if spec.by else ""))
-    kind = {"count": "how many since last time", "rating": f"1 to {spec.scale}", "habit": "days done, like 5/7"}.get(spec.kind)
+        if spec.by:
+            hints.append(_("target %(value)s by %(date)s") % {"value": target, "date": spec.by.isoformat()})
+        else:
+            hints.append(_("target %(value)s") % {"value": target})
+    kind = {"count": _("how many since last time"), "rating": _("1 to %(scale)s") % {"scale": spec.scale},
+            "habit": _("days done, like 5/7")}.get(spec.kind)
     if kind:
         hints.append(kind)
     return f"  {spec.key}:".ljust(24) + (f"# {spec.label}: {'; '.join(hints)}" if hints else f"# {spec.label}")
 
 
-def session_note(client: Client, day: dt.date) -> str:
+def session_note(client: Client, day: dt.date, lang: i18n.Language | None = None) -> str:
     """A note prepared for the call: actions to review, a slot per metric, headings for outcomes.
 
     Every hint is a comment, for the coach only; a heading left empty is not published; and
     until the coach writes in it, the note is not published at all (its first comment,
-    `parse.PREPARED`, says so: see `Note.prepared`)."""
+    `parse.PREPARED`, says so: see `Note.prepared`). Headings and hints are in `lang` (the
+    client's: English if None); what coachgen reads (keys, `[!insight]`, the Tasks emoji,
+    the actions as written) stays as it is."""
+    lang = lang or i18n.language()
+    _ = lang.gettext
     lines = ["---", f"date: {day.isoformat()}", "title: ", "duration: 60", "private: false"]
     if client.metrics:
-        lines.append("metrics:                # fill in what was recorded; leave a slot empty to skip it")
-        lines += [_metric_slot(m) for m in client.metrics]
-    lines += ["insights:", "  # - what they saw newly today", "future:", "  # - the bigger future they spoke into",
-              "---", f"{PREPARED} by `coachgen new session`: the client sees this note once you write in it. "
-                     "Comments like this one are for you only, and a heading left empty is not shown. %%",
-              "", "## Review", ""]
+        lines.append("metrics:                # " + _("fill in what was recorded; leave a slot empty to skip it"))
+        lines += [_metric_slot(m, lang) for m in client.metrics]
+    lines += ["insights:", "  # - " + _("what they saw newly today"),
+              "future:", "  # - " + _("the bigger future they spoke into"),
+              "---", f"{PREPARED} " + _("by `coachgen new session`: the client sees this note once you write in it. "
+                                        "Comments like this one are for you only, and a heading left empty is not "
+                                        "shown.") + " %%",
+              "", "## " + _("Review"), ""]
     review = [a for a in client.actions if a.status in ("overdue", "open")]
     if review:
-        lines.append("%% Tick what is done ([x]), cancel what is dropped ([-]); the site updates those actions. %%")
+        lines.append("%% " + _("Tick what is done ([x]), cancel what is dropped ([-]); the site updates those actions.")
+                     + " %%")
         for action in review:
             # a series' current occurrence, with its rule: ticking it closes that occurrence
             due = f" 📅 {action.due.isoformat()}" if action.due else ""
@@ -157,13 +174,19 @@ def session_note(client: Client, day: dt.date) -> str:
             after = f" ⛔ {','.join(action.depends_on)}" if action.depends_on else ""
             lines.append(f"- [ ] {action.text}{due}{rule}{ident}{' ' + flag if flag else ''}{start}{after}")
     else:
-        lines.append("%% No open actions to review. %%")
-    lines += ["", "## What we explored", "", "", "## Insights", "",
-              "%% > [!insight] The breakthrough, in their words %%", "", "## Next steps", "",
-              f"%% - [ ] A clear next step 📅 {(day + dt.timedelta(days=7)).isoformat()} %%", "",
-              "## The bigger future", "", "%% Where they are going, in their words %%", ""]
+        lines.append("%% " + _("No open actions to review.") + " %%")
+    lines += ["", "## " + _("What we explored"), "", "", "## " + _("Insights"), "",
+              "%% > [!insight] " + _("The breakthrough, in their words") + " %%", "", "## " + _("Next steps"), "",
+              "%% - [ ] " + _("A clear next step") + f" 📅 {(day + dt.timedelta(days=7)).isoformat()} %%", "",
+              "## " + _("The bigger future"), "", "%% " + _("Where they are going, in their words") + " %%", ""]
     return "\n".join(lines)
 
 
 def new_session(vault: Path, client: Client, day: dt.date) -> Path:
-    return create(vault / "clients" / client.folder / "sessions" / f"{day.isoformat()}.md", session_note(client, day))
+    """The note, in the client's language (client.md's `language:`, else the vault's)."""
+    from .config import load
+    from .pages import language_of
+
+    config, _ = load(vault)
+    return create(vault / "clients" / client.folder / "sessions" / f"{day.isoformat()}.md",
+                  session_note(client, day, language_of(client, config)))

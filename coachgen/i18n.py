@@ -1,0 +1,202 @@
+"""Languages: the message catalogues every page, calendar, digest and scaffold takes its words
+from (gettext `.po` files read through Babel), and the way each language writes dates,
+numbers, money and "in 3 days".
+
+The catalogues ship in `coachgen/locales/<code>/LC_MESSAGES/coachgen.po`; a vault may add or
+correct one in `locales/<code>.po` (its translated entries win). English is the source
+language: its catalogue holds no translations, and a message a catalogue lacks is shown in
+English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_skeleton, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+from babel.support import Translations
+
+SHIPPED = ("en", "de", "fr", "es", "pt", "nl")
+DEFAULT = "en"
+DOMAIN = "coachgen"
+VAULT_DIR = "locales"
+"""A vault's own catalogues: `locales/<code>.po`."""
+PACKAGE_DIR = Path(__file__).resolve().parent / "locales"
+CLDR = {"en": "en_GB"}
+"""The CLDR locale a code formats with: English as written in Britain (20 Mar 2026, £7,250)."""
+CURRENCIES = {"£": "GBP", "€": "EUR", "$": "USD", "¥": "JPY", "₹": "INR", "CHF": "CHF"}
+
+
+def shipped_po(code: str) -> Path:
+    return PACKAGE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def vault_po(vault: Path, code: str) -> Path:
+    return vault / VAULT_DIR / f"{code}.po"
+
+
+def available(vault: Path | None) -> tuple[str, ...]:
+    """The shipped languages and any the vault adds."""
+    extra = ()
+    if vault is not None and (vault / VAULT_DIR).is_dir():
+        extra = tuple(sorted(p.stem for p in (vault / VAULT_DIR).glob("*.po") if p.stem not in SHIPPED))
+    return SHIPPED + extra
+
+
+def digest(vault: Path | None) -> str:
+    """What the words depend on beyond the code: the vault's own catalogues."""
+    h = hashlib.sha256()
+    if vault is not None and (vault / VAULT_DIR).is_dir():
+        for path in sorted((vault / VAULT_DIR).glob("*.po")):
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    translations: Translations
+    locale: Locale
+
+    # ------------------------------------------------------------ words
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self.translations.pgettext(context, message)
+
+    def counted(self, singular: str, plural: str, n: int | float, **values) -> str:
+        """A counted phrase in the language's plural form, its number written as the language
+        writes numbers: `counted("%(num)s day", "%(num)s days", 3)` -> "3 days", "3 Tage".
+        (`pybabel extract -k counted:1,2` finds these.)"""
+        return self.ngettext(singular, plural, int(n)) % {"num": self.num(n), **values}
+
+    # ------------------------------------------------------------ dates and numbers
+
+    def day(self, value: dt.date | None) -> str:
+        """20 Mar 2026 · 20. März 2026 · 20 mars 2026."""
+        return format_skeleton("yMMMd", value, locale=self.locale) if value else ""
+
+    def short_day(self, value: dt.date | None) -> str:
+        """Fri 20 Mar · Fr., 20. März."""
+        return format_skeleton("MMMEd", value, locale=self.locale) if value else ""
+
+    def long_day(self, value: dt.date | None) -> str:
+        """20 March 2026 · 20. März 2026."""
+        return format_skeleton("yMMMMd", value, locale=self.locale) if value else ""
+
+    def month_day(self, value: dt.date | None) -> str:
+        """20 March · 20. März."""
+        return format_skeleton("MMMMd", value, locale=self.locale) if value else ""
+
+    def time(self, value: dt.time | None) -> str:
+        return format_skeleton("Hm", value, locale=self.locale) if value else ""
+
+    def num(self, value: float | int | None) -> str:
+        """7,250 · 7.250 · 7 250; at most two decimals, none where the value is whole."""
+        if value is None:
+            return ""
+        with decimal.localcontext() as context:
+            context.prec = 400  # a float's 309 digits, so that 1e300 is written whole
+            return format_decimal(value, format="#,##0.##", locale=self.locale)
+
+    def money(self, value: float, unit: str) -> str:
+        """£7,250 · 7.250 £ · £7,250.50: the language's own place for the sign; cents only where there are any."""
+        pattern = self.locale.currency_formats["standard"].pattern.split(";")[0]
+        if float(value).is_integer():
+            pattern = pattern.replace("0.00", "0")
+        with decimal.localcontext() as context:
+            context.prec = 400
+            return format_currency(value, CURRENCIES[unit], format=pattern, locale=self.locale, currency_digits=False)
+
+    def relative(self, days: int) -> str:
+        """in 3 days · vor 3 Tagen (never rounded to weeks or months)."""
+        return format_timedelta(dt.timedelta(days=days), granularity="day", threshold=100_000,
+                                add_direction=True, locale=self.locale)
+
+    @property
+    def first_week_day(self) -> int:
+        """0 for Monday ... 6 for Sunday, as the locale's calendars start the week."""
+        return self.locale.first_week_day
+
+    def plotly(self) -> dict:
+        """A Plotly locale (`Plotly.register`) made from the CLDR data: month and day names and
+        the number separators, so that charts need no locale file from anywhere."""
+        loc = self.locale
+        months = loc.months["format"]
+        days = loc.days["format"]
+        order = [6, 0, 1, 2, 3, 4, 5]  # Plotly counts from Sunday, CLDR from Monday
+        return {
+            "moduleType": "locale",
+            "name": self.code,
+            "dictionary": {},
+            "format": {
+                "days": [days["wide"][i] for i in order],
+                "shortDays": [days["abbreviated"][i] for i in order],
+                "months": [months["wide"][i] for i in range(1, 13)],
+                "shortMonths": [months["abbreviated"][i] for i in range(1, 13)],
+                "decimal": loc.number_symbols["latn"]["decimal"] if "latn" in loc.number_symbols else loc.number_symbols["decimal"],
+                "thousands": loc.number_symbols["latn"]["group"] if "latn" in loc.number_symbols else loc.number_symbols["group"],
+                "date": "%d/%m/%Y",
+            },
+        }
+
+
+class UnknownLanguage(ValueError):
+    pass
+
+
+def unknown(code: str, vault: Path | None) -> str:
+    return f"'language' must be one of {', '.join(available(vault))} (or a catalogue of your own in {VAULT_DIR}/)"
+
+
+def language(code: str = DEFAULT, vault: Path | None = None) -> Language:
+    """The language `code`, with the vault's corrections. UnknownLanguage names the codes there are."""
+    codes = available(vault)
+    if code not in codes:
+        raise UnknownLanguage(unknown(code, vault))
+    return _load(code, str(vault) if vault is not None else None, digest(vault))
+
+
+@lru_cache(maxsize=32)
+def _load(code: str, vault: str | None, _digest: str) -> Language:
+    catalog = None
+    shipped = shipped_po(code)
+    if shipped.is_file():
+        with shipped.open("rb") as fh:
+            catalog = read_po(fh, locale=CLDR.get(code, code), domain=DOMAIN)
+    own = vault_po(Path(vault), code) if vault is not None else None
+    if own is not None and own.is_file():
+        with own.open("rb") as fh:
+            mine = read_po(fh, locale=CLDR.get(code, code), domain=DOMAIN)
+        if catalog is None:
+            catalog = mine
+        else:
+            for message in mine:
+                if message.id and message.string and not message.fuzzy:
+                    catalog[message.id] = message
+    buffer = io.BytesIO()
+    if catalog is not None:
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        translations = Translations(buffer, domain=DOMAIN)
+    else:
+        translations = Translations(domain=DOMAIN)
+    try:
+        locale = Locale.parse(CLDR.get(code, code))
+    except (ValueError, LookupError):
+        locale = Locale.parse(CLDR[DEFAULT])  # a vault's own language CLDR does not know: English forms
+    return Language(code, translations, locale)
