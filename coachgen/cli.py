@@ -327,3 +327,100 @@ def password(client: str, vault: Path, save: bool) -> None:
         click.echo(f"Put it in {passwords.SECRETS} ([passwords] {client} = \"...\") or in ${passwords.env_name(site)}, "
                    "or run again with --save.", err=True)
     click.echo(secret)
+
+
+# ---------------------------------------------------------------- check-ins (issue 14)
+
+
+def _vault_here(given: Path | None) -> Path:
+    """`--vault DIR`, else the current folder or the vault that contains it (the nearest
+    folder above with a coachgen.toml)."""
+    from .config import CONFIG_FILE
+
+    if given is not None:
+        return given
+    here = Path(".")
+    for folder in [here.resolve(), *here.resolve().parents]:
+        if (folder / CONFIG_FILE).is_file():
+            return here if folder == here.resolve() else folder
+    return here
+
+
+def _importer(vault: Path, today: dt.date | None):
+    """The check-in importer over the vault's clients, as `coachgen check` models them."""
+    from . import checkin
+
+    result = site.build(vault, today=today, write=False, git=False)
+    if result.model is None:
+        report(result.errors)
+        click.echo("coachgen: error: the vault could not be read (see above); nothing was imported", err=True)
+        sys.exit(1)
+    try:
+        return checkin.Importer(vault, result.model.clients, result.model.today)
+    except OSError as exc:
+        click.echo(f"coachgen: error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _take(vault: Path, today: dt.date | None, messages, failed: list[str]) -> None:
+    """Every message into the vault, a warning a line for each one skipped, then the summary;
+    exit 1 when something could not be read at all (`failed`: a file, the mailbox)."""
+    from . import inbox
+
+    importer = _importer(vault, today)
+    summary = inbox.Summary()
+    try:
+        summary = inbox.take_all(messages, importer, functools.partial(click.echo, err=True))
+    except inbox.MailError as exc:
+        failed.append(f"coachgen: error: {exc}")
+        click.echo(failed[-1], err=True)
+    except OSError as exc:  # writing a note, or the record of what was imported
+        failed.append(f"coachgen: error: cannot write into the vault: {exc.strerror or exc}"
+                      f"{f' ({exc.filename})' if exc.filename else ''}")
+        click.echo(failed[-1], err=True)
+    if summary.written or summary.skipped or not failed:  # a failure before any message says it all
+        click.echo(summary.line(), err=True)
+    sys.exit(1 if failed else 0)
+
+
+CHECKINS_VAULT = click.option("--vault", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+                              metavar="DIR", help="The vault (default: here, or the vault this folder is in).")
+
+
+@main.group()
+def checkins() -> None:
+    """Turn the updates clients send from their sites into check-in notes."""
+
+
+@checkins.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@CHECKINS_VAULT
+@TODAY
+def checkins_import(files: tuple[Path, ...], vault: Path | None, today: dt.date | None) -> None:
+    """Read check-ins from FILES: .eml messages, an mbox file, or a Maildir folder."""
+    from . import inbox
+
+    failed: list[str] = []
+
+    def unreadable(line: str) -> None:
+        click.echo(line, err=True)
+        failed.append(line)
+
+    _take(_vault_here(vault), today, inbox.from_files(list(files), unreadable), failed)
+
+
+@checkins.command("fetch")
+@CHECKINS_VAULT
+@TODAY
+def checkins_fetch(vault: Path | None, today: dt.date | None) -> None:
+    """Read check-ins from your mailbox over IMAP ([imap] in .coachgen/secrets.toml); the
+    mailbox is only read: nothing is marked read, moved or deleted."""
+    from . import inbox
+
+    folder = _vault_here(vault)
+    try:
+        settings = inbox.imap_settings(folder)
+    except inbox.MailError as exc:
+        click.echo(f"coachgen: error: {exc}", err=True)
+        sys.exit(1)
+    _take(folder, today, inbox.from_imap(settings), [])

@@ -5,7 +5,8 @@
 Builds into a temporary folder with --today 2026-03-20, serves it on 127.0.0.1 and
 photographs each page kind at phone (390x844) and laptop (1280x800) widths in
 Debian's Chromium. Then the same client as after her first session (one value per chart),
-as of the day after it, at phone width: `first-session-*.png`.
+as of the day after it, at phone width: `first-session-*.png`. Last, the dashboard's
+"Send an update" panel filled in and submitted, at phone width: `checkin-phone.png`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,38 @@ def shoot(site_dir: Path, pages: dict[str, str], sizes: dict[str, tuple[int, int
     server.shutdown()
 
 
+CHECKIN = {"weight_kg": "81.2", "meditated": "5", "sleep_h": "7.5"}
+"""What the panel's screenshot types, for the metrics the client has."""
+CHECKIN_NOTE = "Good week: the new routine stuck, even on Thursday. Knee still a bit stiff after runs."
+
+
+def shoot_checkin(site_dir: Path, path: str, out: Path) -> None:
+    """The check-in panel of one dashboard, filled in and submitted, at phone width."""
+    handler = functools.partial(Quiet, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    w, h = SIZES["phone"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": w, "height": h})
+        page.clock.set_fixed_time(dt.datetime(2026, 3, 20, 12, 0))  # the update's date, as in the other shots
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/{path}")
+        page.wait_for_load_state("networkidle")
+        page.add_style_tag(content=".top { position: static; }")  # the sticky header would cover the panel
+        page.locator("form[data-checkin] input[data-action]").first.check()
+        for key, value in CHECKIN.items():
+            field = page.locator(f'input[data-metric="{key}"]')
+            if field.count():
+                field.fill(value)
+        page.fill("#checkin-note", CHECKIN_NOTE)
+        page.click("form[data-checkin] button[type=submit]")
+        page.wait_for_function("document.querySelector('textarea[data-checkin-message]').value.includes('-----END')")
+        page.wait_for_timeout(600)  # the smooth scroll to the composed message
+        page.locator(".checkin").screenshot(path=str(out / "checkin-phone.png"))
+        browser.close()
+    server.shutdown()
+
+
 def main(out: Path = ROOT / "docs" / "screenshots") -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,6 +111,8 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> None:
             "metrics": f"clients/{client.slug}/metrics/index.html",
             "coach": "coach/index.html",
         }, SIZES, out)
+        samira = next((c for c in result.model.clients if c.slug == "samira"), client)
+        shoot_checkin(Path(tmp) / "site", f"clients/{samira.slug}/index.html", out)
         vault = shutil.copytree(ROOT / "vault_example", Path(tmp) / "first", ignore=shutil.ignore_patterns(".coachgen", "_site"))
         first_session(vault)
         site.build(vault, out=Path(tmp) / "first-site", today=dt.date(2026, 1, 6), git=False)
