@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import i18n
 from .problems import Problem, error, warning
 
 CONFIG_FILE = "coachgen.toml"
@@ -30,6 +31,10 @@ class Config:
     opts out in writing (`password: none`); `optional`: published without one."""
     overview_password: str = ""
     """`none`: the coach's overview may be published without a password."""
+    coach_email: str = ""
+    """Where a client's "Send an update" panel addresses its e-mail (see checkin.py)."""
+    language: str = "en"
+    """The sites' language; a client.md may say another for its own site (see i18n.py)."""
 
     @property
     def out_dir(self) -> Path:
@@ -50,9 +55,17 @@ _TYPES = {
     "nudge_after_days": int,
     "passwords": str,
     "overview_password": str,
+    "coach_email": str,
+    "language": str,
 }
 _CHOICES = {"passwords": ("required", "optional"), "overview_password": ("none",)}
 _URL = re.compile(r"https?://[^\s/?#\\]+(/[^\s\\]*)?", re.IGNORECASE)
+
+
+def _is_address(value: str) -> bool:
+    from .digest import is_address  # the one rule for an address coachgen writes into mail
+
+    return is_address(value)
 
 
 def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
@@ -85,6 +98,12 @@ def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
                 # it reaches every calendar and e-mail link: only a plain web address will do
                 problems.append(error(CONFIG_FILE, line, "'base_url' must be a web address like "
                                                           "\"https://coaching.example.org\" (http or https, no spaces)"))
+            elif key == "language" and value not in i18n.available(vault):
+                problems.append(error(CONFIG_FILE, line, i18n.unknown(value, vault)))
+            elif key == "coach_email" and value and not _is_address(value):
+                # it is written into every client's mail link: one plain address, or nothing
+                problems.append(error(CONFIG_FILE, line, "'coach_email' must be one e-mail address like "
+                                                          "\"coach@example.com\""))
             else:
                 values[key] = value
         if "timezone" in values:

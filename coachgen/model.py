@@ -19,6 +19,8 @@ from .problems import Problem, error, warning
 from .slug import slugify
 
 CLIENTS_DIR = "clients"
+CHECKIN_ID = "check-in-"
+"""How a check-in's id begins (`check-in-2026-03-20`): never the id of a session."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,17 @@ class Session:
     """(metric key, date, value) recorded in this session."""
     insights: tuple[str, ...] = ()
     future: tuple[str, ...] = ()
+    checkin: str | None = None
+    """A check-in's id as its client's page made it; None for a session the coach wrote."""
+
+    @property
+    def is_checkin(self) -> bool:
+        return self.id.startswith(CHECKIN_ID)
 
     @property
     def url(self) -> str:
+        if self.is_checkin:
+            return f"check-ins/{self.id.removeprefix(CHECKIN_ID)}/"
         return f"sessions/{self.id}/"
 
     @property
@@ -191,6 +201,11 @@ class Client:
     """(text, session id), by session then as written."""
     future: tuple[tuple[str, str], ...]
     engagement: dict = field(default_factory=dict)
+    language: str | None = None
+    """`language:` in client.md: the site's language where it is not the vault's."""
+    checkins: tuple[Session, ...] = ()
+    """The client's own updates (`source: check-in`), by date: they tick actions and record
+    values like a session, but are no session of the engagement."""
     open_by_choice: bool = False
     """`password: none` in client.md: published without a password where one is required."""
 
@@ -462,13 +477,14 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
     waiting = _unfilled(notes)  # before ids are given: a note that is not published takes none
     problems += [warning(path, 1, UNFILLED) for path in sorted(waiting)]
     notes = [note for note in notes if note.path not in waiting]
-    ids = _session_ids(notes)
+    ids = _session_ids([n for n in notes if n.source != "check-in"])
+    ids |= {path: CHECKIN_ID + sid for path, sid in _session_ids([n for n in notes if n.source == "check-in"]).items()}
     defs = {m.key: m for m in profile.metrics}
     profile_path = f"{CLIENTS_DIR}/{folder}/client.md"
 
     actions = _Actions()
     series: dict[str, dict[dt.date, tuple[float, str, str, int]]] = {}
-    sessions = []
+    sessions, checkins = [], []
     insights, future = [], []
     seen_insights: set[str] = set()
     for note in notes:
@@ -506,7 +522,11 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
             values=tuple(values),
             insights=tuple(mine),
             future=tuple(i.text for i in note.future),
+            checkin=note.checkin,
         )
+        if session.is_checkin:
+            checkins.append(session)
+            continue
         if session.produced_nothing:
             problems.append(warning(note.path, 1, "the session set no action, recorded no metric and captured no insight or future: a progress update, not a milestone"))
         sessions.append(session)
@@ -525,6 +545,8 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
         insights=tuple(insights),
         future=tuple(future),
         engagement=profile.engagement,
+        checkins=tuple(checkins),
+        language=profile.language,
         open_by_choice=profile.password == "none",
     )
 

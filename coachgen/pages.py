@@ -12,7 +12,7 @@ from typing import Callable
 from html import escape
 from urllib.parse import unquote
 
-from . import charts, ical, recurrence, tasks
+from . import charts, i18n, ical, recurrence, tasks
 from .config import Config
 from .markdown import PLACEHOLDER, task_due, task_prefix
 from .model import Client, Model, Session, client_folder
@@ -21,6 +21,7 @@ from .problems import Problem, warning
 from .slug import slugify
 
 ASSETS = ("style.css", "app.js", "icon.svg")
+CHECKIN_JS = "checkin.js"
 LOCK_JS = "lock.js"
 PLOTLY = "plotly.min.js"
 MAX_EMBED_DEPTH = 3
@@ -109,6 +110,8 @@ class Resolver:
     """Output name under `assets/files/` -> vault path, for every file a page embeds."""
     name_key: bytes = b""
     """An encrypted site's secret naming key: its files' names confirm no guessed path."""
+    lang: i18n.Language | None = None
+    """The page's language: a task box's label and a task line's date (English if None)."""
 
     def __post_init__(self) -> None:
         self.refused: set[tuple[str, str]] = set()
@@ -117,7 +120,7 @@ class Resolver:
         self._chars = 0  # ...and how much of their HTML
         self.by_stem: dict[str, Session] = {}
         self.by_title: dict[str, Session] = {}
-        for s in self.client.sessions:
+        for s in self.client.sessions + self.client.checkins:
             stem = posixpath.splitext(posixpath.basename(s.path))[0].casefold()
             self.by_stem.setdefault(stem, s)
             self.by_title.setdefault(s.title.casefold(), s)
@@ -131,7 +134,7 @@ class Resolver:
                     by_name.setdefault(posixpath.basename(path).casefold(), path)
         # a task line's action, as the model found it: by id, else by its text folded; of two
         # actions on one text, the one set first (as the model's merge keeps it)
-        order = {s.id: i for i, s in enumerate(self.client.sessions)}
+        order = {s.id: i for i, s in enumerate(self.client.sessions + self.client.checkins)}
         self.actions_by_id = {a.id: a for a in self.client.actions if a.id}
         self.actions_by_text: dict = {}
         for a in sorted(self.client.actions, key=lambda a: (order.get(a.session, len(order)), a.key)):
@@ -236,8 +239,8 @@ class Resolver:
         if p["part"] == "item":
             return f'<li class="task task-{status}">'
         if p["part"] == "box":
-            return task_prefix(status)
-        return task_due(due) if due else ""
+            return task_prefix(status, self.lang)
+        return task_due(due, self.lang) if due else ""
 
     def _embed(self, p: dict, session: Session, rel: str, depth: int, seen) -> str:
         target, option = p["target"], p["alias"]
@@ -309,12 +312,13 @@ def embed_problems(client: Client, files: Files | None = None) -> list[Problem]:
     without files (which do not count), so that the bound and its report cannot differ.
     And, given the vault's `files`, one at its line for each embedded file or image that is
     not there for the client (the message never names it: that would repeat the note)."""
-    if not any("\x00E{" in session.html or "\x00I{" in session.html for session in client.sessions):
+    notes = client.sessions + client.checkins
+    if not any("\x00E{" in session.html or "\x00I{" in session.html for session in notes):
         return []  # no embeds or images at all: the common case, at the cost of a substring search
     found = []
     if files is not None:
         lookup = Resolver(client, files)
-        for session in client.sessions:
+        for session in notes:
             for m in PLACEHOLDER.finditer(session.html):  # the note's own embeds, not those it inlines
                 kind, p = m.group(1), json.loads(m.group(2))
                 target = p.get("src") if kind == "I" else p.get("target") if kind == "E" else None
@@ -329,8 +333,8 @@ def embed_problems(client: Client, files: Files | None = None) -> list[Problem]:
                 elif kind == "I" and posixpath.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
                     found.append(warning(session.path, p.get("line", 1), NOT_AN_IMAGE))
     resolver = Resolver(client, Files.of(()))
-    if any("\x00E{" in session.html for session in client.sessions):
-        for session in client.sessions:
+    if any("\x00E{" in session.html for session in notes):
+        for session in notes:
             resolver.html(session, "../../")
     return sorted(found + [warning(path, 1, EMBED_WARNINGS[why]) for path, why in resolver.refused])
 
@@ -345,9 +349,18 @@ def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[st
     cannot decrypt."""
     feed = [] if locked else [Page("coach/calendar.ics", None, data=lambda: coach_calendar(model, config),
                                    key=digest("coach-calendar", config.title, config.base_url, config.timezone,
-                                              model.today, client_keys))]
+                                              config.language, model.today, client_keys))]
     return [coach_page(model, config, locked, client_keys, hidden)] + feed + [
         Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
+
+
+def language_of(client: Client | None, config: Config) -> i18n.Language:
+    """The client's own language, else the vault's (both checked when the model was built)."""
+    code = (client.language if client is not None else None) or config.language
+    try:
+        return i18n.language(code, config.vault)
+    except i18n.UnknownLanguage:
+        return i18n.language(i18n.DEFAULT, config.vault)
 
 
 def _site(config: Config) -> dict:
@@ -369,50 +382,61 @@ def digest(*parts: object) -> str:
 
 
 def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False,
-                 updated: dict[str, dt.date] | None = None, name_key: bytes = b"") -> list[Page]:
+                 updated: dict[str, dt.date] | None = None, name_key: bytes = b"", checkin_token: str = "") -> list[Page]:
     """A client's pages. `updated` holds when each note last changed (from git), if known;
-    `name_key` names an encrypted site's attachments."""
+    `name_key` names an encrypted site's attachments; `checkin_token` seals the client's
+    updates (see checkin.py): without one, the dashboard has no "Send an update" panel."""
     root = f"clients/{client.slug}/"
-    resolver = Resolver(client, files, locked, config.allow_html, name_key=name_key)
-    base = {"site": _site(config), "client": client, "today": model.today, "locked": locked}
+    lang = language_of(client, config)
+    resolver = Resolver(client, files, locked, config.allow_html, name_key=name_key, lang=lang)
+    base = {"site": _site(config), "client": client, "today": model.today, "locked": locked, "lang": lang}
     # what every page shares: the build's settings, and for pages that show the whole client, all of it
-    shared = (sorted(_site(config).items()), config.allow_html, config.nudge_after_days, model.today, locked)
+    shared = (sorted(_site(config).items()), config.allow_html, config.nudge_after_days, model.today, locked, lang.code)
     whole = digest(shared, client.folder, client.name, client.slug, client.started, client.next_session, client.goals,
                    client.actions, client.metrics, client.insights, client.future, client.engagement,
-                   [(s.id, s.date, s.title, s.duration, s.values, s.insights, s.future) for s in client.sessions])
-    overview = {**base, "sessions_by_id": {s.id: s for s in client.sessions}}
+                   [(s.id, s.date, s.title, s.duration, s.values, s.insights, s.future, s.checkin)
+                    for s in client.sessions + client.checkins])
+    overview = {**base, "sessions_by_id": {s.id: s for s in client.sessions + client.checkins}}
+    panel = checkin_panel(client, config, checkin_token)
     charted = [m for m in client.metrics if m.points]
+    # charts name months and days, and write numbers, as the page's language does (app.js)
+    plotly_locale = lang.plotly() if lang.code != i18n.DEFAULT else None
     pages = [
         Page(
             root + "index.html",
             client,
             "dashboard.html",
-            {**overview, "rel": "", "nav": "dashboard", "title": "Dashboard",
-             "charts": {f"spark-{i}": charts.figure(m, compact=True) for i, m in enumerate(client.metrics) if m.points},
+            {**overview, "rel": "", "nav": "dashboard", "title": lang.gettext("Dashboard"),
+             "charts": {f"spark-{i}": charts.figure(m, compact=True, lang=lang)
+                        for i, m in enumerate(client.metrics) if m.points},
+             "plotly_locale": plotly_locale,
              "next_session": _next_session(client, model.today),
              "glance": glance(client),
-             "nudge_after_days": config.nudge_after_days},
-            key=digest("dashboard", whole),
+             "nudge_after_days": config.nudge_after_days,
+             "checkin": panel},
+            key=digest("dashboard", whole, config.coach_email, checkin_token),
             identity=f"{client.folder}|dashboard",
         ),
         Page(root + "actions/index.html", client, "actions.html",
-             {**overview, "rel": "../", "nav": "actions", "title": "Actions"}, key=digest("actions", whole),
+             {**overview, "rel": "../", "nav": "actions", "title": lang.gettext("Actions")},
+             key=digest("actions", whole),
              identity=f"{client.folder}|actions"),
         Page(
             root + "metrics/index.html",
             client,
             "metrics.html",
-            {**overview, "rel": "../", "nav": "metrics", "title": "Metrics",
-             "charts": {f"chart-{i}": charts.figure(m) for i, m in enumerate(client.metrics) if m.points}},
+            {**overview, "rel": "../", "nav": "metrics", "title": lang.gettext("Metrics"),
+             "charts": {f"chart-{i}": charts.figure(m, lang=lang) for i, m in enumerate(client.metrics) if m.points},
+             "plotly_locale": plotly_locale},
             key=digest("metrics", whole),
             identity=f"{client.folder}|metrics",
         ),
     ]
-    sessions = client.sessions
     actions = {a.key: a for a in client.actions}
     action_text = {a.key: repr(a) for a in client.actions}  # each action once, not once per page
     labels = {m.spec.key: m.spec for m in client.metrics}
-    for i, session in enumerate(sessions):
+    # sessions, then the client's check-ins: each a page, with its neighbours of its own kind
+    for sessions, i, session in [(notes, i, s) for notes in (client.sessions, client.checkins) for i, s in enumerate(notes)]:
         context = {
             **base, "rel": "../../", "nav": "sessions", "title": session.title, "session": session,
             "body": resolver.html(session, "../../"),
@@ -444,7 +468,24 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     pages += [Page(root + "assets/" + name, client, asset=name) for name in ASSETS]
     if charted:
         pages.append(Page(root + "assets/" + PLOTLY, client, asset=PLOTLY))
+    if panel:
+        pages.append(Page(root + "assets/" + CHECKIN_JS, client, asset=CHECKIN_JS))
     return pages
+
+
+def checkin_panel(client: Client, config: Config, token: str) -> dict | None:
+    """What the dashboard's "Send an update" panel needs: the open actions a client may tick
+    and the games they may log, the token that seals the update, and the check-ins already
+    in the vault (the page stops showing those as "not yet seen")."""
+    if not token:
+        return None
+    return {
+        "token": token, "site": client.slug, "coach_email": config.coach_email, "coach": config.coach,
+        "client_name": client.name,
+        "actions": [a for a in client.actions if a.status in ("overdue", "open") and not a.later],
+        "metrics": [m.spec for m in client.metrics],
+        "received": [(c.checkin, c.date) for c in reversed(client.checkins) if c.checkin],
+    }
 
 
 _BOX = ("open", "overdue", "done", "cancelled")
@@ -486,6 +527,7 @@ def data_json(client: Client, today: dt.date) -> bytes:
         "today": today.isoformat(),
         "sessions": [{"id": s.id, "date": s.date.isoformat(), "title": s.title, "duration": s.duration,
                       "url": s.url} for s in client.sessions],
+        "check_ins": [{"id": s.id, "date": s.date.isoformat(), "url": s.url} for s in client.checkins],
         "actions": [{"id": a.id, "text": a.text, "due": iso(a.due), "done": iso(a.done), "status": a.status,
                      "session": a.session, "priority": a.priority, "start": iso(a.start), "scheduled": iso(a.scheduled),
                      "recurrence": a.recurrence, "depends_on": list(a.depends_on)} for a in client.actions],
@@ -546,45 +588,62 @@ def _zones(events: list[list[tuple[str, str]]], config: Config) -> tuple[str, ..
 
 
 def calendar(client: Client, today: dt.date, config: Config) -> bytes:
-    """Open and overdue actions as all-day items on their due dates, and the next session."""
+    """Open and overdue actions as all-day items on their due dates, and the next session,
+    in the client's language (an action is named as the coach wrote it)."""
+    lang = language_of(client, config)
     stamp = _stamp(today)
     events = [_action_event(action, client, stamp, config, action.text) for action in client.actions
               if action.status in ("open", "overdue") and action.due is not None]
     if client.next_session is not None:
-        summary = f"Coaching session{' with ' + config.coach if config.coach else ''}"
+        if config.coach:
+            summary = lang.gettext("Coaching session with %(coach)s") % {"coach": config.coach}
+        else:
+            summary = lang.gettext("Coaching session")
         events.append(_session_event(client, stamp, config, summary))
-    return ical.calendar(f"{client.name}: coaching", events, _zones(events, config))
+    name = lang.gettext("%(client)s: coaching") % {"client": client.name}
+    return ical.calendar(name, events, _zones(events, config))
 
 
 def coach_calendar(model: Model, config: Config) -> bytes:
-    """The coach's feed: every client's next session, and every overdue action."""
+    """The coach's feed: every client's next session, and every overdue action, in the vault's language."""
+    lang = language_of(None, config)
     stamp = _stamp(model.today)
     events = []
     for client in model.clients:
         if client.next_session is not None:
-            events.append(_session_event(client, stamp, config, f"Session with {client.name}"))
+            summary = lang.gettext("Session with %(client)s") % {"client": client.name}
+            events.append(_session_event(client, stamp, config, summary))
         for action in client.actions:
             if action.status == "overdue":
-                events.append(_action_event(action, client, stamp, config, f"Overdue, {client.name}: {action.text}"))
-    return ical.calendar(f"{config.title}: sessions and overdue actions", events, _zones(events, config))
+                summary = lang.gettext("Overdue, %(client)s: %(action)s") % {"client": client.name,
+                                                                              "action": action.text}
+                events.append(_action_event(action, client, stamp, config, summary))
+    name = lang.gettext("%(title)s: sessions and overdue actions") % {"title": config.title}
+    return ical.calendar(name, events, _zones(events, config))
 
 
 # ---------------------------------------------------------------- the coach's overview
 
 
-def _ending(client: Client, today: dt.date) -> str | None:
-    """Why a client's engagement is nearly used up (two sessions or two weeks left), or None."""
+def _ending(client: Client, today: dt.date, lang: i18n.Language | None = None) -> str | None:
+    """Why a client's engagement is nearly used up (two sessions or two weeks left), or None.
+    Its date is written as the vault writes it (ISO), which reads alike in every language."""
+    lang = lang or i18n.language()
     engagement = client.engagement or {}
     total, until = engagement.get("sessions"), engagement.get("until")
     if total and total - len(client.sessions) <= 2:
         left = int(total - len(client.sessions))
-        return f"{max(left, 0)} of {total:g} sessions left"
+        return lang.counted("%(left)s of %(num)s session left", "%(left)s of %(num)s sessions left", total,
+                            left=lang.num(max(left, 0)))
     if until and (until - today).days <= 14:
-        return f"engagement ends {until.isoformat()}" if until >= today else f"engagement ended {until.isoformat()}"
+        if until >= today:
+            return lang.gettext("engagement ends %(date)s") % {"date": until.isoformat()}
+        return lang.gettext("engagement ended %(date)s") % {"date": until.isoformat()}
     return None
 
 
 def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str | None], hidden: int = 0) -> Page:
+    lang = language_of(None, config)
     rows = []
     for client in model.clients:
         last = client.sessions[-1].date if client.sessions else None
@@ -596,17 +655,20 @@ def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str
             "last_session": last,
             "days_since": (model.today - last).days if last else None,
             "quiet": last is None or (model.today - last).days > config.nudge_after_days,
-            "ending": _ending(client, model.today),
+            "ending": _ending(client, model.today, lang),
             "next_session": _next_session(client, model.today),
             "empty_sessions": [s for s in client.sessions if s.produced_nothing],
+            # the client's latest update, until a session note on or after its date
+            "new_checkin": next((c for c in client.checkins[-1:] if last is None or c.date > last), None),
         })
     return Page(
         "coach/index.html",
         None,
         "coach.html",
-        {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": "Overview",
+        {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": lang.gettext("Overview"),
+         "lang": lang,
          "nudge_after_days": config.nudge_after_days, "locked": locked, "hidden": hidden},
         sealed=locked,
-        key=digest("coach", sorted(_site(config).items()), config.nudge_after_days, model.today, locked, client_keys,
+        key=digest("coach", sorted(_site(config).items()), config.language, config.nudge_after_days, model.today, locked, client_keys,
                    hidden),
     )

@@ -100,6 +100,9 @@ class Note:
     metrics: tuple[MetricDef, ...] = ()
     engagement: dict = field(default_factory=dict)
     slug_line: int = 1
+    language: str | None = None
+    """The client's site's language code (`de`), where it is not the vault's."""
+    language_line: int = 1
     password: str | None = None
     """`none`: the client's site is published without a password, by the coach's choice;
     `invalid`: something else was written there (fail closed); None: not said."""
@@ -108,6 +111,10 @@ class Note:
     email_line: int = 1
     sha: str = ""
     """The SHA-256 of the file as read, where the reader knows it (a model's memo key)."""
+    source: str = "session"
+    """`session`, or `check-in`: written from the client's update (see checkin.py)."""
+    checkin: str | None = None
+    """A check-in's id, as its client's page made it: the page then shows it as received."""
     prepared: bool = False
     """A session note `coachgen new session` prepared (its PREPARED comment is there) that,
     as far as the note alone tells, nobody has written in yet: no title, no metric value,
@@ -116,8 +123,12 @@ class Note:
     list it was prepared with restates open actions as they are)."""
 
 
-CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "private", "engagement"}
-SESSION_KEYS = {"date", "title", "duration", "private", "actions", "metrics", "insights", "future", "client"}
+CLIENT_KEYS = {"name", "slug", "started", "next_session", "goals", "metrics", "private", "engagement", "language"}
+SESSION_KEYS = {"date", "title", "duration", "private", "actions", "metrics", "insights", "future", "client",
+                "source", "checkin"}
+SOURCES = ("session", "check-in")
+"""`source:` of a note in a client's folder: a session (the default), or a check-in that
+`coachgen checkins` wrote from the client's own update."""
 PROFILE_KEYS = CLIENT_KEYS | {"password", "email"}
 """Every key client.md may have (`password` and `email` are never published)."""
 ACTION_KEYS = {"text", "id", "due", "done", "cancelled", "priority", "start", "scheduled", "repeat", "depends_on"}
@@ -283,6 +294,8 @@ class _Reader:
             name=self.text(fields, "name"),
             slug=slug,
             slug_line=self.line(fields["slug"][0]) if "slug" in fields else 1,
+            language=self.text(fields, "language"),
+            language_line=self.line(fields["language"][0]) if "language" in fields else 1,
             started=self.get(fields, "started", meta.as_date),
             next_session=next_session,
             goals=tuple(strip_controls(g) for g in self.get(fields, "goals", meta.as_text_list, default=[])),
@@ -398,6 +411,12 @@ class _Reader:
             mentions.append(_mention(self.rule(line_task, where), status, where))
         insights = [Item(t, self.line(n)) for t, n in self.items(fields, "insights")]
         insights += [Item(strip_controls(t), body_line + line + 1) for t, line in env["insights"] if t]
+        source = self.text(fields, "source") or "session"
+        if source not in SOURCES:
+            self.warn(self.line(fields["source"][0]), "'source' is 'check-in' (a note coachgen checkins wrote) or "
+                                                      "left out; read as a session")
+            source = "session"
+        checkin = self.text(fields, "checkin") if source == "check-in" else None
         note = Note(
             self.path,
             (),
@@ -413,6 +432,8 @@ class _Reader:
             values=values,
             insights=tuple(insights),
             future=future,
+            source=source,
+            checkin=checkin if checkin and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", checkin) else None,
             prepared=(bool(_PREPARED.search(body)) and date is not None and title == date.isoformat()
                       and not (env["prose"] or values or insights or future)),
         )

@@ -136,7 +136,7 @@ def locks(vault: Path, passwords: dict[str, str]) -> dict[str, crypto.Lock]:
     rebuild neither logs the client out nor changes unchanged files."""
     if not passwords:
         return {}
-    salts = _per_site(vault / SALTS, passwords, lambda: crypto.b64(crypto.new_salt()), save=True)
+    salts = per_site(vault / SALTS, passwords, lambda: crypto.b64(crypto.new_salt()), save=True)
     # PBKDF2 releases the GIL: derive the keys of several sites at once
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         futures = {site: pool.submit(crypto.Lock.derive, site, secret, crypto.unb64(salts[site]))
@@ -148,11 +148,11 @@ def naming_keys(vault: Path, sites, create: bool) -> dict[str, bytes]:
     """A random secret per protected site, kept under `.coachgen/` and never published: it
     names the site's encrypted attachments, so that a name confirms no guess of a file's
     path. Without `create` (a check, which writes nothing) a missing one is made up."""
-    keys = _per_site(vault / NAMES, sites, lambda: crypto.b64(os.urandom(32)), save=create)
+    keys = per_site(vault / NAMES, sites, lambda: crypto.b64(os.urandom(32)), save=create)
     return {site: crypto.unb64(keys[site]) for site in sites}
 
 
-def _per_site(path: Path, sites, make, save: bool) -> dict[str, str]:
+def per_site(path: Path, sites, make, save: bool) -> dict[str, str]:
     """A JSON file of one random value per site under `.coachgen/`: read, completed with
     `make()` for the sites it lacks, and (with `save`) written back, readable by its owner only."""
     values: dict[str, str] = {}

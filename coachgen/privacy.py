@@ -266,7 +266,7 @@ def check_plan(pages, checked: set[int] = frozenset(), protections: dict[str, Pr
             _check_protection(page, protections)
         if page.client is None or id(page) in checked:
             continue
-        own = notes_of.setdefault(id(page.client), {s.path for s in page.client.sessions})
+        own = notes_of.setdefault(id(page.client), {s.path for s in page.client.sessions + page.client.checkins})
         root = f"clients/{page.client.slug}/"
         if not page.path.startswith(root) or posixpath.normpath(page.path) != page.path:
             raise PrivacyError(f"a page of {page.client.slug} is planned outside its folder: {page.path}")

@@ -24,7 +24,7 @@ from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
 from . import passwords as passwords_mod
-from . import addresses, history, output, parallel, privacy, render, vault
+from . import addresses, checkin, history, i18n, output, parallel, privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error
 
@@ -170,6 +170,7 @@ class Builder:
         model = model_mod.build(notes, today, memo=self.memo)
         self.dirty.update(f"{model_mod.CLIENTS_DIR}/{key[0]}" for key in self.memo.keys() - known)
         problems += model.problems
+        model = _languages(model, notes, config, problems)
         problems += self._embed_problems(model, listing)
         problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
         # the privacy room decides, once, which sites may be published and how
@@ -182,11 +183,14 @@ class Builder:
         keep = {privacy.site_root(site) for site, p in protections.items() if not p.published}
         shown = replace(model, clients=tuple(c for c in model.clients if protections[c.slug].published))
         names = passwords_mod.naming_keys(config.vault, sorted(set(secrets) - {passwords_mod.COACH}), create=write)
-        templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR)
+        tokens = checkin.tokens(config.vault, [c.slug for c in shown.clients], create=write)
+        # the pages' look and words: templates, and the vault's own catalogues (locales/)
+        templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR) + i18n.digest(config.vault)
         moved_from = addresses.load(config.vault, out_dir)
 
         def plan_all():
-            plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names)
+            plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names,
+                                      tokens)
             moved, record = addresses.redirects(moved_from, plan, keep)
             return plan + moved, reused, record
 
@@ -236,7 +240,7 @@ class Builder:
         return found
 
     def _plan(self, model, config, listing, secrets, templates, overview: privacy.Protection,
-              names: dict[str, bytes]) -> tuple[list[pages_mod.Page], list[pages_mod.Page]]:
+              names: dict[str, bytes], tokens: dict[str, str]) -> tuple[list[pages_mod.Page], list[pages_mod.Page]]:
         """Plan every client's pages; a client whose inputs are those of the previous build
         keeps its plan: its pages while watching, or from the disk the paths and keys the last
         build recorded (pages that are only checked against the output, see `_Stale`)."""
@@ -250,8 +254,9 @@ class Builder:
         self.failed = {}
         for client in model.clients:
             locked = client.slug in secrets
-            name_key = names.get(client.slug, b"")
-            fingerprint = self._fingerprint(client, shared, locked, listing, hashlib.sha256(name_key).hexdigest())
+            name_key, token = names.get(client.slug, b""), tokens.get(client.slug, "")
+            keys = hashlib.sha256(name_key + b"|" + token.encode()).hexdigest()
+            fingerprint = self._fingerprint(client, shared, locked, listing, keys)
             previous = self.plans.get(client.slug)
             if previous and previous[0] == fingerprint:
                 pages = previous[1]
@@ -262,7 +267,8 @@ class Builder:
                 reused += pages
             else:
                 try:
-                    pages = pages_mod.client_pages(client, model, config, self.files, locked, self.updated, name_key)
+                    pages = pages_mod.client_pages(client, model, config, self.files, locked, self.updated, name_key,
+                                                   token)
                 except Exception as exc:  # a fault must cost one site, never the whole build
                     self.failed[client.slug] = (client.folder, type(exc).__name__)
                     continue
@@ -295,7 +301,7 @@ class Builder:
         known = self.fingerprints.get(client.slug)
         if known and known[0] is client and known[1] == inputs:
             return known[2]
-        notes = [f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"] + [s.path for s in client.sessions]
+        notes = [f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"] + [s.path for s in client.sessions + client.checkins]
         files = self.files.by_folder.get(client.folder, ()) + self.files.shared
         fingerprint = pages_mod.digest(
             shared, client.folder, client.slug, locked, names,
@@ -469,6 +475,19 @@ class Builder:
                 if out.record(plan[i].path, *outcome, key):
                     result.written.append(plan[i].path)
             result.removed = out.commit({p.path for p in plan}, keep)
+
+
+def _languages(model: model_mod.Model, notes: dict[str, Note], config, problems: list[Problem]) -> model_mod.Model:
+    """A client.md `language:` coachgen does not have is an error at its line; that client's
+    site is written in the vault's language."""
+    codes = i18n.available(config.vault)
+    bad = {c.folder for c in model.clients if c.language is not None and c.language not in codes}
+    if not bad:
+        return model
+    for folder in sorted(bad):
+        path = f"{model_mod.CLIENTS_DIR}/{folder}/client.md"
+        problems.append(error(path, notes[path].language_line, i18n.unknown("", config.vault)))
+    return replace(model, clients=tuple(replace(c, language=None) if c.folder in bad else c for c in model.clients))
 
 
 def _failed(folder: str, what: str) -> Problem:

@@ -37,14 +37,19 @@ def build(vault: Path, out: Path, workers: str, *extra: str) -> subprocess.Compl
     return done
 
 
-def fresh_copy(vault: Path, where: Path) -> Path:
+def fresh_copy(vault: Path, where: Path, like: Path | None = None) -> Path:
+    """A copy without its state; given `like`, with that vault's check-in secrets (the one
+    random input of a plain site: its dashboard's token)."""
     shutil.copytree(vault, where, ignore=shutil.ignore_patterns(".coachgen"))
+    if like is not None:
+        (where / ".coachgen").mkdir()
+        shutil.copy2(like / ".coachgen" / "checkins.json", where / ".coachgen" / "checkins.json")
     return where
 
 
 def test_worker_processes_change_nothing(synthetic, tmp_path):
     serial = build(fresh_copy(synthetic, tmp_path / "v1"), tmp_path / "serial", "1")
-    parallel = build(fresh_copy(synthetic, tmp_path / "v2"), tmp_path / "parallel", "2")
+    parallel = build(fresh_copy(synthetic, tmp_path / "v2", like=tmp_path / "v1"), tmp_path / "parallel", "2")
     assert serial.stderr.splitlines()[-1].split(" in ")[0] == parallel.stderr.splitlines()[-1].split(" in ")[0]
     assert all_output(tmp_path / "serial") == all_output(tmp_path / "parallel")
 
@@ -59,7 +64,7 @@ def test_the_parse_cache_and_page_keys_change_nothing(synthetic, tmp_path):
     note.write_text(text.replace("\ntitle: \"", "\ntitle: \"Edited ", 1) + "\nA new line.\n")
     second = build(vault, out, "2")
     assert "0 written" not in second.stderr
-    build(fresh_copy(vault, tmp_path / "clean-vault"), tmp_path / "clean", "1")
+    build(fresh_copy(vault, tmp_path / "clean-vault", like=vault), tmp_path / "clean", "1")
     assert all_output(out) == all_output(tmp_path / "clean")
     third = build(vault, out, "2")
     assert ", 0 written, 0 removed" in third.stderr

@@ -168,14 +168,15 @@ def test_12_publishing_an_empty_secret_stops_before_anything_is_built(tmp_path, 
 
 
 def test_12_publishing_committed_salts_keep_clients_logged_in_across_ci_runs(tmp_path, coachgen_on_path):
-    """Each CI run starts from a fresh checkout. With `.coachgen/salts.json` and
-    `.coachgen/names.json` committed, two runs give byte-identical sites (a remembered
-    key still opens them); without them, every encrypted file changes."""
+    """Each CI run starts from a fresh checkout. With `.coachgen/salts.json`,
+    `.coachgen/names.json` and `.coachgen/checkins.json` committed, two runs give
+    byte-identical sites (a remembered key still opens them, a page's check-in token is the
+    same); without them, every encrypted file changes."""
     first = vault_copy(tmp_path / "run1" / "vault")
     assert run_build_step(first, coachgen_on_path, SECRETS).returncode == 0
     second = vault_copy(tmp_path / "run2" / "vault")
     (second / ".coachgen").mkdir()
-    for name in ("salts.json", "names.json"):
+    for name in ("salts.json", "names.json", "checkins.json"):
         shutil.copy2(first / ".coachgen" / name, second / ".coachgen" / name)
     assert run_build_step(second, coachgen_on_path, SECRETS).returncode == 0
     assert all_output(first / "_site") == all_output(second / "_site")
@@ -215,14 +216,14 @@ def test_12_publishing_the_gitignore_of_the_guide_commits_salts_but_never_passwo
     repo = tmp_path / "vault"
     (repo / ".coachgen" / "cache").mkdir(parents=True)
     (repo / ".gitignore").write_text(block.group(1))
-    for name in ("salts.json", "names.json", "secrets.toml", "cache/notes.pickle", "manifest.json"):
+    for name in ("salts.json", "names.json", "checkins.json", "secrets.toml", "cache/notes.pickle", "manifest.json"):
         (repo / ".coachgen" / name).write_text("x")
     (repo / "_site").mkdir()
     (repo / "_site" / "index.html").write_text("x")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     listed = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=repo,
                             capture_output=True, text=True, check=True).stdout.split()
-    assert sorted(listed) == [".coachgen/names.json", ".coachgen/salts.json", ".gitignore"]
+    assert sorted(listed) == [".coachgen/checkins.json", ".coachgen/names.json", ".coachgen/salts.json", ".gitignore"]
 
 
 # ---------------------------------------------------------------- one client's folder, by hand
