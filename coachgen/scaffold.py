@@ -29,6 +29,7 @@ def create(path: Path, text: str) -> Path:
 CONFIG = '''# coachgen settings. Every line is optional; remove the # to use one.
 title = "{title}"
 # coach = "Your Name"              # shown on each client's site
+# coach_email = "you@example.org"  # where clients' "Send an update" e-mails go (coachgen checkins)
 # timezone = "Europe/London"       # for "today", due dates and the calendar (IANA name)
 # output = "_site"                 # where the sites are built, relative to this folder
 # base_url = "https://example.org" # where the sites will live: absolute links in calendars
