@@ -349,3 +349,71 @@ def test_without_a_token_the_dashboard_has_no_panel_and_no_script(tmp_path, monk
     dashboard = (tmp_path / "out/clients/bo/index.html").read_text(encoding="utf-8")
     assert "Helen" not in dashboard and "data-checkin" not in dashboard and "checkin.js" not in dashboard
     assert not (tmp_path / "out/clients/bo/assets/checkin.js").exists()
+
+
+@pytest.mark.parametrize("slug", ["bo", "ada"], ids=["plain", "protected"])
+def test_the_whole_round_trip_from_the_page_to_the_chart(tmp_path, browser, slug):
+    """The client ticks, logs and writes on their dashboard; the composed e-mail, saved as
+    received, goes through `coachgen checkins import` and `coachgen build` as the README
+    writes them (from inside the vault, relative paths); the page then shows the action done
+    and the values charted."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from email.message import EmailMessage
+
+    from conftest import ROOT
+
+    vault = make_site(tmp_path, 'coach = "Helen Marsh"\ncoach_email = "helen@example.org"\n')
+    out = vault / "_site"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COACHGEN_PASSWORD_ADA": PASSWORD}
+
+    def coachgen(*args):
+        done = subprocess.run([sys.executable, "-m", "coachgen", *args, "--today", "2026-03-20"], cwd=vault,
+                              capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    coachgen("build")
+    server, base = serve(out)
+    try:
+        page, errors = open_dashboard(browser, base, slug)
+        proposal = page.get_attribute("label:has-text('Send the proposal to Bob') input[data-action]", "data-action")
+        page.check(f'input[data-action="{proposal}"]')
+        page.fill('input[data-metric="weight"]', "79.5")
+        page.fill('input[data-metric="runs"]', "3")
+        page.fill("form[data-checkin] textarea", NOTE)
+        submit(page)
+        text = composed(page)
+        address, fields = mail_parts(page.get_attribute("a[data-checkin-send]", "href"))
+
+        mail = EmailMessage()  # as the coach's mail program saves what arrived
+        mail["From"], mail["To"], mail["Subject"] = "client@example.net", address, fields["subject"]
+        mail["Message-ID"] = f"<round-trip-{slug}@example.net>"
+        mail.set_content(fields["body"].replace("\r\n", "\n"))
+        (vault / "update.eml").write_bytes(bytes(mail))
+        done = coachgen("checkins", "import", "update.eml")
+        assert "1 check-in written" in done.stdout + done.stderr
+        note = (vault / f"clients/{slug}/check-ins/2026-03-20.md").read_text(encoding="utf-8")
+        assert "source: check-in" in note and "- [x] Send the proposal to Bob" in note and "✅ 2026-03-20" in note
+        coachgen("build")
+
+        page.goto(base + f"clients/{slug}/actions/index.html")
+        page.wait_for_selector("main")
+        done_items = page.locator(".task-done, li:has(.pill-done), li:has(.pill-ok)").all_text_contents()
+        assert any("Send the proposal to Bob" in t for t in done_items), done_items
+        page.goto(base + f"clients/{slug}/metrics/index.html")
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0", timeout=30000)
+        charts = json.loads(page.text_content("#charts"))
+        drawn = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => el.data.map(t => t.y))")
+        assert any(79.5 in trace for fig in drawn for trace in fig), drawn
+        assert any(3 in fig["data"][0]["y"] for fig in charts.values())  # the count's running total: 0 + 3
+        page.goto(base + f"clients/{slug}/index.html")
+        page.wait_for_selector("form[data-checkin]", timeout=30000)
+        assert "received by your coach" in page.text_content("[data-checkin-sent]")
+        assert errors == []
+        page.context.close()
+    finally:
+        server.shutdown()
+        server.server_close()
