@@ -195,6 +195,7 @@ def environment(overrides: Path | None, compiled: Path | None = None) -> jinja2.
     )
     env.add_extension("jinja2.ext.i18n")
     env.install_null_translations(newstyle=True)  # each page brings its own language: see `render`
+    env.globals["lang"] = i18n.language()  # a template rendered without a page's language speaks English
     env.filters.update(day=day, short_day=short_day, long_day=long_day, clock=clock, num=num,
                        metric_value=metric_value_filter)
     env.globals.update(due_phrase=_due_phrase, ago=_ago, plural=plural)
