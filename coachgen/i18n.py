@@ -187,6 +187,8 @@ def _load(code: str, vault: str | None, _digest: str) -> Language:
         else:
             for message in mine:
                 if message.id and message.string and not message.fuzzy:
+                    if message.id in catalog:  # setting would merge, keeping the shipped string
+                        del catalog[message.id]
                     catalog[message.id] = message
     buffer = io.BytesIO()
     if catalog is not None:
