@@ -138,10 +138,6 @@ def metric_value(value: float | None, spec, lang: i18n.Language | None = None) -
     return lang.num(value) + (f" {spec.unit}" if spec.unit else "")
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 @jinja2.pass_context
 def _due_phrase(context, due, today):
     return due_phrase(due, today, _lang(context))
@@ -198,7 +194,7 @@ def environment(overrides: Path | None, compiled: Path | None = None) -> jinja2.
     env.globals["lang"] = i18n.language()  # a template rendered without a page's language speaks English
     env.filters.update(day=day, short_day=short_day, long_day=long_day, clock=clock, num=num,
                        metric_value=metric_value_filter)
-    env.globals.update(due_phrase=_due_phrase, ago=_ago, plural=plural)
+    env.globals.update(due_phrase=_due_phrase, ago=_ago)
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":"), "allow_nan": False}
     return env
 
