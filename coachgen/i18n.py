@@ -22,7 +22,7 @@ from babel import Locale
 from babel.dates import format_skeleton, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_decimal_symbol
 from babel.support import Translations
 
 SHIPPED = ("en", "de", "fr", "es", "pt", "nl")
@@ -86,6 +86,15 @@ class Language:
 
     # ------------------------------------------------------------ dates and numbers
 
+    @property
+    def tag(self) -> str:
+        """The locale as a browser names it (en-GB, de), for the page scripts' Intl."""
+        return str(self.locale).replace("_", "-")
+
+    @property
+    def decimal_mark(self) -> str:
+        return get_decimal_symbol(self.locale)
+
     def day(self, value: dt.date | None) -> str:
         """20 Mar 2026 · 20. März 2026 · 20 mars 2026."""
         return format_skeleton("yMMMd", value, locale=self.locale) if value else ""
@@ -101,6 +110,10 @@ class Language:
     def month_day(self, value: dt.date | None) -> str:
         """20 March · 20. März."""
         return format_skeleton("MMMMd", value, locale=self.locale) if value else ""
+
+    def short_month_day(self, value: dt.date | None) -> str:
+        """12 Jan · 12. Jan."""
+        return format_skeleton("MMMd", value, locale=self.locale) if value else ""
 
     def time(self, value: dt.time | None) -> str:
         return format_skeleton("Hm", value, locale=self.locale) if value else ""

@@ -15,9 +15,7 @@
   var BEGIN = "-----BEGIN COACHGEN CHECK-IN-----";
   var END = "-----END COACHGEN CHECK-IN-----";
   var MAX_NOTE = 4000;
-  var CURRENCIES = ["£", "$", "€", "¥"];
-  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-    "September", "October", "November", "December"];
+  var CURRENCIES = { "£": "GBP", "$": "USD", "€": "EUR", "¥": "JPY" };
   var ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
   // ---------------------------------------------------------------- bytes and the seal
@@ -131,9 +129,20 @@
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function localDay(date) { return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()); }
+  // 20 March 2026 · 20. März 2026, as the site writes its dates (the browser's Intl knows
+  // the same CLDR names Babel does)
   function longDay(iso) {
     var p = iso.split("-");
-    return parseInt(p[2], 10) + " " + MONTHS[parseInt(p[1], 10) - 1] + " " + p[0];
+    var date = new Date(Date.UTC(+p[0], +p[1] - 1, +p[2]));
+    try {
+      return new Intl.DateTimeFormat(config.locale, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(date);
+    } catch (err) { return iso; }
+  }
+  // the page's words (see _checkin.html), each {name} filled in
+  function say(key, values) {
+    return String(config.words[key]).replace(/\{(\w+)\}/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
   }
 
   // ---------------------------------------------------------------- what was sent from this device
@@ -161,7 +170,7 @@
       var isSeen = seen.indexOf(entry) >= 0;
       li.className = "checkin-sent-item " + (isSeen ? "checkin-seen" : "checkin-unseen");
       li.setAttribute("data-checkin-id", entry.id);
-      li.textContent = "Sent " + longDay(entry.date) + (isSeen ? ", received by your coach" : ", not yet seen by your coach");
+      li.textContent = say(isSeen ? "sentSeen" : "sentUnseen", { date: longDay(entry.date) });
       sentList.appendChild(li);
     });
     sentList.hidden = !sentList.children.length;
@@ -198,34 +207,45 @@
     if (el) { el.textContent = text || ""; el.hidden = !text; }
   }
 
-  // a value as text the importer reads, or {error}: number with a dot, the rest whole numbers
+  // a value as text the importer reads, or {error}: number with a dot, the rest whole numbers.
+  // Either mark is read as the decimal point; "1,234" where the language writes 1,5 (or
+  // "1.234" where it writes 1.5) could be a thousand, so it is asked about.
+  var MARK = config.decimal === "," ? "," : ".";
+  var OTHER = MARK === "," ? "." : ",";
+  var AMBIGUOUS = new RegExp("^[+-]?\\d{1,3}\\" + OTHER + "\\d{3}$");
   function judge(metric, raw) {
     var text = raw.replace(/\s+/g, "");
     if (text === "") return { empty: true };
     if (metric.kind === "number") {
-      if (/^[+-]?\d{1,3},\d{3}$/.test(text)) {
-        return { error: "Is that " + text.replace(",", "") + " or " + text.replace(",", ".") + "? Write it without the comma, or with a dot for decimals." };
+      if (AMBIGUOUS.test(text)) {
+        return { error: say("ambiguous", { whole: text.replace(OTHER, ""), fraction: text.replace(OTHER, MARK) }) };
       }
       if (text.indexOf(".") < 0) text = text.replace(/,/, ".");
-      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) return { error: "Enter a number, like 81.2." };
-      if (text.length > 30) return { error: "That number is too long." };
+      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) return { error: say("number") };
+      if (text.length > 30) return { error: say("tooLong") };
       return { value: text.replace(/^\+/, "") };
     }
     var whole = /^\d{1,9}$/.test(text) ? parseInt(text, 10) : null;
     if (metric.kind === "rating") {
-      if (whole === null || whole < 1 || whole > metric.scale) return { error: "Enter a whole number from 1 to " + metric.scale + "." };
+      if (whole === null || whole < 1 || whole > metric.scale) return { error: say("rating", { scale: metric.scale }) };
     } else if (metric.kind === "habit") {
-      if (whole === null || whole > 7) return { error: "Enter how many days this week, from 0 to 7." };
+      if (whole === null || whole > 7) return { error: say("habit") };
     } else if (whole === null) {
-      return { error: "Enter a whole number, 0 or more." };
+      return { error: say("count") };
     }
     return { value: String(whole) };
   }
+  // a value as the site writes it: 81,2 kg · £7,250 · 7.250 £ · 5 of 7 days
   function shown(metric, value) {
-    if (metric.kind === "habit") return value + " of 7 days";
+    if (metric.kind === "habit") return say("habitValue", { num: value });
     if (metric.kind === "rating") return value + "/" + metric.scale;
-    if (CURRENCIES.indexOf(metric.unit) >= 0) return (value.charAt(0) === "-" ? "-" + metric.unit + value.slice(1) : metric.unit + value);
-    return value + (metric.unit ? " " + metric.unit : "");
+    var money = CURRENCIES[metric.unit];
+    if (money) {
+      try {
+        return new Intl.NumberFormat(config.locale, { style: "currency", currency: money, minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(+value);
+      } catch (err) { /* written as typed below */ }
+    }
+    return value.replace(".", MARK) + (metric.unit ? " " + metric.unit : "");
   }
 
   function read() {
@@ -246,25 +266,25 @@
       }
     });
     var note = noteBox ? noteBox.value.replace(/\r\n?/g, "\n").replace(/^\s+\n|\s+$/g, "") : "";
-    var noteError = note.length > MAX_NOTE ? "Your note is " + note.length + " characters: please keep it under " + MAX_NOTE + "."
-      : note.indexOf("COACHGEN CHECK-IN") >= 0 ? "Your note cannot hold a check-in block: write it in your own words." : "";
+    var noteError = note.length > MAX_NOTE ? say("noteLong", { count: note.length, max: MAX_NOTE })
+      : note.indexOf("COACHGEN CHECK-IN") >= 0 ? say("noteBlock") : "";
     if (noteBox) markField(noteBox, noteError);
     if (noteError) bad.push(noteBox);
     return { done: done, values: values, valueLines: lines, note: note, bad: bad };
   }
 
   function compose(update, id, day) {
-    var text = ["Hi " + (config.coach || "there") + ",", "", "Here is my update (" + longDay(day) + ").", ""];
+    var text = [say("greeting", { coach: config.coach }), "", say("intro", { date: longDay(day) }), ""];
     if (update.done.length) {
-      text.push("Done:");
+      text.push(say("done"));
       update.done.forEach(function (d) { text.push("- " + d.text); });
       text.push("");
     }
-    if (update.valueLines.length) text = text.concat(["Numbers:"], update.valueLines, [""]);
-    if (update.note) text.push("Note:", update.note, "");
+    if (update.valueLines.length) text = text.concat([say("numbers")], update.valueLines, [""]);
+    if (update.note) text.push(say("note"), update.note, "");
     var payload = { v: 1, site: config.site, id: id, date: day, done: update.done, values: update.values, note: update.note };
     return seal(payload).then(function (block) {
-      text.push(block, "(The block above lets coachgen add this update to your notes. Please send it as it is.)");
+      text.push(block, say("keepBlock"));
       return text.join("\n");
     });
   }
@@ -283,14 +303,14 @@
     problem.hidden = true;
     var update = read();
     if (update.bad.length) {
-      problem.textContent = "Please correct the " + (update.bad.length === 1 ? "field" : "fields") + " marked above.";
+      problem.textContent = say(update.bad.length === 1 ? "fixOne" : "fixMany");
       problem.hidden = false;
       out.hidden = true;
       update.bad[0].focus();
       return;
     }
     if (!update.done.length && !update.valueLines.length && !update.note) {
-      problem.textContent = "Tick an action, enter a number or write a note first.";
+      problem.textContent = say("empty");
       problem.hidden = false;
       out.hidden = true;
       return;
@@ -299,7 +319,7 @@
     var id = newId(), day = localDay(new Date());
     compose(update, id, day).then(function (text) {
       message.value = text;
-      var subject = "Check-in from " + (config.client || "your client") + ", " + day;
+      var subject = say("subject", { client: config.client, date: day });
       send.href = mailto(subject, text);
       copied.textContent = "";
       out.hidden = false;
@@ -311,7 +331,7 @@
       out.focus({ preventScroll: true });
       out.scrollIntoView({ behavior: "smooth", block: "start" });
     }).catch(function () {
-      problem.textContent = "Your update could not be written in this browser. Please tell your coach in an e-mail.";
+      problem.textContent = say("failed");
       problem.hidden = false;
     }).then(function () { busy = false; });
   });
@@ -327,14 +347,14 @@
   });
 
   copy.addEventListener("click", function () {
-    var done = function () { copied.textContent = "Copied. Paste it into an e-mail to your coach."; };
+    var done = function () { copied.textContent = say("copied"); };
     var fallback = function () {
       message.focus();
       message.select();
       try {
         if (document.execCommand("copy")) { done(); return; }
       } catch (err) { /* fall through */ }
-      copied.textContent = "Select the text above and copy it.";
+      copied.textContent = say("select");
     };
     if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(message.value).then(done, fallback);
     else fallback();

@@ -69,7 +69,7 @@
     var header;
     try { header = parse(envelope).header; } catch (err) { header = null; }
     var form = document.getElementById("unlock");
-    var error = document.getElementById("unlock-error");
+    var error = document.getElementById("unlock-error");  // its data-* hold the messages, in the page's language
     var show = function (message) {
       form.hidden = false;
       if (message) { error.textContent = message; error.hidden = false; }
@@ -90,14 +90,14 @@
       return open(master, envelope, logicalPath(location.href)).then(write);
     };
     if (!subtle || !header) {
-      show(!subtle ? "This browser cannot open private pages here (it needs a secure https:// or local address)." : "This page is damaged.");
+      show(error.dataset[!subtle ? "insecure" : "damaged"]);
       return;
     }
     var saved = savedKey(header.client);
     if (saved) {
       reveal(saved).catch(function () {
         forget(header.client);
-        show("This page could not be opened with the saved password. Enter your password again.");
+        show(error.dataset.stale);
       });
     } else {
       show();
@@ -117,7 +117,7 @@
         });
       }).catch(function () {
         button.disabled = false;
-        show("That password is not right. Check it and try again.");
+        show(error.dataset.wrong);
       });
     });
     return;
