@@ -12,8 +12,9 @@ import posixpath
 from html import escape
 from pathlib import Path
 
-from .config import STATE_DIR
-from .pages import Page, digest
+from . import i18n
+from .config import STATE_DIR, Config
+from .pages import Page, digest, language_of
 
 
 def record_path(vault: Path, out_dir: Path) -> Path:
@@ -39,7 +40,8 @@ def save(vault: Path, out_dir: Path, record: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def redirects(previous: dict[str, str], plan: list[Page], keep: set[str]) -> tuple[list[Page], dict[str, str]]:
+def redirects(previous: dict[str, str], plan: list[Page], keep: set[str],
+              config: Config) -> tuple[list[Page], dict[str, str]]:
     """The redirect pages this plan needs, and the record to keep after it is written.
 
     An old address that a planned page now holds is that page's; one inside a withheld
@@ -61,8 +63,8 @@ def redirects(previous: dict[str, str], plan: list[Page], keep: set[str]) -> tup
             continue  # the page is gone: so is its redirect
         if owners.get(site_of(old), target.client.folder) != target.client.folder:
             continue  # another client has this address now: nothing of this one goes in their folder
-        pages.append(Page(old, None, data=page(old, target.path), key=digest("redirect", old, target.path),
-                          redirect=target.path))
+        data = page(old, target.path, language_of(target.client, config))
+        pages.append(Page(old, None, data=data, key=digest("redirect", data), redirect=target.path))
         record[old] = identity
     return pages, record
 
@@ -73,14 +75,19 @@ def site_of(path: str) -> str:
     return f"{parts[0]}/{parts[1]}/" if parts[0] == "clients" and len(parts) > 2 else f"{parts[0]}/"
 
 
-def page(old: str, target: str) -> bytes:
-    """A redirect with no content: the new address, relative, so the site can move hosts."""
+def page(old: str, target: str, lang: i18n.Language | None = None) -> bytes:
+    """A redirect with no content: the new address, relative, so the site can move hosts;
+    its few words in the client's language."""
+    lang = lang or i18n.language()
     href = posixpath.relpath(posixpath.dirname(target), posixpath.dirname(old)) + "/"
     href = escape(href, quote=True)
+    moved = escape(lang.gettext("Moved"))
+    link = escape(lang.gettext("open it here"))
+    text = escape(lang.gettext("This page has moved: %(link)s.")) % {"link": f'<a href="{href}">{link}</a>'}
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{lang.code}"><head><meta charset="utf-8">'
         '<meta name="robots" content="noindex, nofollow">'
         f'<meta http-equiv="refresh" content="0; url={href}"><link rel="canonical" href="{href}">'
-        '<title>Moved</title></head>\n'
-        f'<body><p>This page has moved: <a href="{href}">open it here</a>.</p></body></html>\n'
+        f'<title>{moved}</title></head>\n'
+        f'<body><p>{text}</p></body></html>\n'
     ).encode()

@@ -191,7 +191,7 @@ class Builder:
         def plan_all():
             plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names,
                                       tokens)
-            moved, record = addresses.redirects(moved_from, plan, keep)
+            moved, record = addresses.redirects(moved_from, plan, keep, config)
             return plan + moved, reused, record
 
         plan, reused, record = plan_all()

@@ -11,7 +11,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from coachgen import site, watch
+from coachgen import i18n, site, watch
 from conftest import TODAY, all_output
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
@@ -91,6 +91,20 @@ def test_12_2_a_changed_slug_leaves_redirects_at_every_old_page(make_vault, tmp_
     build(vault, out)
     assert redirect_of(out, "clients/ada/index.html") is None
     assert redirect_of(out, "clients/ada-lovelace/index.html") == "../ada/"
+
+
+def test_a_redirect_speaks_its_client_s_language(make_vault, tmp_path):
+    """A German client's moved page says so in German, with its lang; the vault's stays English."""
+    vault = make_vault({**VAULT, "clients/ada/client.md": "---\nname: Ada Lovelace\nlanguage: de\n---\n"})
+    out = tmp_path / "out"
+    build(vault, out)
+    (vault / "clients/ada/client.md").write_text("---\nname: Ada Lovelace\nslug: ada-l\nlanguage: de\n---\n")
+    build(vault, out)
+    text = (out / "clients/ada/index.html").read_text()
+    german = i18n.language("de")
+    assert '<html lang="de">' in text and f"<title>{german.gettext('Moved')}</title>" in text
+    moved = german.gettext("This page has moved: %(link)s.") % {"link": f'<a href="../ada-l/">{german.gettext("open it here")}</a>'}
+    assert moved in text and "This page has moved" not in text
 
 
 def test_12_2_encrypted_sites_use_the_date_too(make_vault, tmp_path):

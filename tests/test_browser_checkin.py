@@ -298,7 +298,7 @@ def test_the_page_remembers_a_sent_update_until_a_build_shows_it_received(tmp_pa
             build(vault, out)
             page.reload()
             page.wait_for_selector("form[data-checkin]", timeout=30000)
-            assert "not yet seen" not in page.text_content("main")
+            assert "not yet seen" not in page.inner_text("main")  # what a reader sees
             assert sent.text_content() == "Sent 20 March 2026, received by your coach"
             assert update.id not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
             page.reload()  # shown as received once, then forgotten
