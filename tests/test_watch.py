@@ -4,7 +4,9 @@ real watchdog observer; and the property that incremental output equals a clean 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import pickle
 import shutil
 import threading
 import time
@@ -111,6 +113,116 @@ def test_incremental_output_equals_a_clean_build(tmp_path_factory, edits, mode):
     bob.write_text(bob.read_text().replace("Bob", "Robert"))
     written = build({"clients/bob/client.md"}).written
     assert written and all(not p.startswith("clients/ada/") for p in written)
+
+
+# ---------------------------------------------------------------- the property, for settings
+
+SETTINGS = st.lists(
+    st.sampled_from(["client-name", "client-slug", "client-language", "client-metric", "client-goals",
+                     "client-next-session", "client-engagement", "client-password-none", "client-email",
+                     "toml", "secrets", "environment", "today"]),
+    min_size=1, max_size=5,
+)
+CLIENT_FIELDS = {
+    "client-name": lambda step: f"name: Ada {step}",
+    "client-slug": lambda step: f"slug: ada-{step % 3}" if step % 2 else "",
+    "client-language": lambda step: "language: " + ("de", "fr", "en")[step % 3],
+    "client-metric": lambda step: f"metrics:\n  w: {{label: Weight {step}, unit: kg, target: {60 + step}, by: 2026-06-01}}",
+    "client-goals": lambda step: f"goals:\n  - Goal {step}",
+    "client-next-session": lambda step: f"next_session: 2026-0{2 + step % 3}-10 09:30",
+    "client-engagement": lambda step: f"engagement: {{sessions: {4 + step}, from: 2026-01-01}}",
+    "client-password-none": lambda step: "password: none",
+    "client-email": lambda step: f"email: ada{step}@example.org",
+}
+TOML_LINES = ['title = "Practice {step}"', 'coach = "Helen {step}"', 'base_url = "https://example.org/{step}/"',
+              "allow_html = true", "nudge_after_days = {step}", 'passwords = "required"', 'coach_email = "h{step}@example.org"',
+              'language = "nl"', 'timezone = "Pacific/Auckland"', 'overview_password = "none"']
+
+
+def apply_setting(edit: str, vault: Path, step: int, state: dict) -> set[str]:
+    """Change a client.md field, the settings, a password (file or environment) or the day;
+    return the paths a watcher would see change."""
+    if edit in CLIENT_FIELDS:
+        fields = state.setdefault("ada", {"name": "name: Ada"})
+        key = edit.removeprefix("client-")
+        fields[key] = "" if fields.get(key) == CLIENT_FIELDS[edit](step) else CLIENT_FIELDS[edit](step)
+        text = "---\n" + "".join(line + "\n" for line in fields.values() if line) + "---\nPrivate notes.\n"
+        write_files(vault, {"clients/ada/client.md": text}, passwords_optional=False)
+        return {"clients/ada/client.md"}
+    if edit == "toml":
+        chosen = [line.format(step=step) for i, line in enumerate(TOML_LINES) if (step + i) % 3 == 0]
+        write_files(vault, {"coachgen.toml": "passwords = \"optional\"\n" * ("passwords" not in " ".join(chosen))
+                            + "".join(line + "\n" for line in chosen)}, passwords_optional=False)
+        return {"coachgen.toml"}
+    if edit == "secrets":
+        secrets = vault / ".coachgen/secrets.toml"
+        if secrets.exists() and step % 2:
+            secrets.unlink()
+        else:
+            write_files(vault, {".coachgen/secrets.toml": f'[passwords]\n{("ada", "coach", "bob")[step % 3]} = "a long secret {step}"\n'},
+                        passwords_optional=False)
+        return {".coachgen/secrets.toml"}
+    if edit == "environment":
+        if os.environ.pop("COACHGEN_PASSWORD_BOB", None) is None:
+            os.environ["COACHGEN_PASSWORD_BOB"] = f"bob's own passphrase {step}"
+        return set()
+    state["today"] = state.get("today", TODAY) + dt.timedelta(days=1 + step * 9)
+    return set()
+
+
+def with_history(vault: Path, out: Path, copy: Path) -> Path:
+    """A copy of the output as it stands, with its record of addresses and of what it holds
+    but none of the record's page keys: a build into it renders every page afresh, and knows
+    what a clean build of this output knows (which sites it held encrypted, which addresses
+    it published)."""
+    def state(folder: Path, suffix: str) -> Path:
+        key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+        return vault / ".coachgen/outputs" / f"{key}{suffix}"
+
+    if out.exists():
+        shutil.copytree(out, copy)
+    if state(out, ".addresses.json").exists():
+        shutil.copy(state(out, ".addresses.json"), state(copy, ".addresses.json"))
+    if state(out, ".pickle").exists():
+        known = pickle.loads(state(out, ".pickle").read_bytes())
+        state(copy, ".pickle").write_bytes(pickle.dumps({rel: entry[:1] + ["(not trusted)"] * len(entry[1:])
+                                                          for rel, entry in known.items()}))
+    return copy
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=SETTINGS, mode=st.sampled_from(["watch, told what changed", "watch, scanning", "build, a process each"]))
+def test_incremental_output_equals_a_clean_build_after_settings_change(tmp_path_factory, edits, mode):
+    """The same property for what is not a session note: a client.md field, coachgen.toml,
+    a password in secrets.toml or the environment, and the day the site is built on. A
+    watcher is told the file it saw change; the environment and the day it must notice."""
+    tmp = tmp_path_factory.mktemp("prop-settings")
+    vault = write_files(tmp / "vault", BASE)
+    out = tmp / "out"
+    hints = mode == "watch, told what changed"
+    processes = mode == "build, a process each"
+    state: dict = {}
+    builder = site.Builder(vault, out=out, today=TODAY, disk_cache=processes)
+
+    def build(changed: set[str]):
+        nonlocal builder
+        if processes:
+            builder = site.Builder(vault, out=out, today=state.get("today", TODAY), disk_cache=True)
+        builder.today = state.get("today", TODAY)
+        return builder.build(changed=changed if hints else None)
+
+    os.environ.pop("COACHGEN_PASSWORD_BOB", None)
+    try:
+        build(set())
+        for step, edit in enumerate(edits):
+            touched = apply_setting(edit, vault, step, state)
+            expected = with_history(vault, out, tmp / f"clean-{step}")
+            build(touched)
+            site.Builder(vault, out=expected, today=state.get("today", TODAY)).build()
+            assert all_output(out) == all_output(expected), f"{mode}: after {edits[:step + 1]}"
+            shutil.rmtree(expected, ignore_errors=True)
+    finally:
+        os.environ.pop("COACHGEN_PASSWORD_BOB", None)
 
 
 def test_a_page_gone_from_the_output_is_made_again(tmp_path):
