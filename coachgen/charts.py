@@ -40,12 +40,12 @@ def habit_text(value: float, lang: i18n.Language | None = None) -> str:
     return format_percent(value, locale=lang.locale)
 
 
-def _x_axis(metric: Metric) -> dict:
+def _x_axis(metric: Metric, lang: i18n.Language) -> dict:
     """The date axis: a few days either side of what the chart shows, so a first value sits in
     the middle rather than alone at an edge; on a short span, one tick per date (at most six)."""
     spec, points = metric.spec, metric.points
     days = sorted({p.date for p in points} | ({spec.by} if spec.target is not None and spec.by else set()))
-    axis: dict = {"type": "date", "tickformat": "%-d %b", "automargin": True, "fixedrange": True, "nticks": 6}
+    axis: dict = {"type": "date", "tickformat": lang.d3_date("MMMd"), "automargin": True, "fixedrange": True, "nticks": 6}
     if not days:
         return axis
     span = (days[-1] - days[0]).days
@@ -120,8 +120,8 @@ def _target_traces(metric: Metric, xaxis: dict, lang: i18n.Language) -> list[dic
 
 def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None = None) -> dict:
     """The chart of one metric: values (running total for a count, adherence for a habit) and
-    target, named in `lang` (English if None). Dates in hovers and ticks keep their d3 format:
-    the page registers the language's Plotly locale (app.js) for the month names."""
+    target, named in `lang` (English if None). Dates in hovers and ticks are in the language's
+    order (d3 formats from CLDR), their month names from its Plotly locale (app.js)."""
     lang = lang or i18n.language()
     spec = metric.spec
     x = _dates(metric)
@@ -140,7 +140,7 @@ def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None 
             "y": y,
             "customdata": [habit_text(p.value, lang) for p in metric.points],
             "marker": {"color": [VALUE if v is not None and goal is not None and v >= goal - 1e-9 else MISS for v in y]},
-            "hovertemplate": "%{x|%-d %b %Y}: %{customdata}<extra></extra>",
+            "hovertemplate": "%{x|" + lang.d3_date("yMMMd") + "}: %{customdata}<extra></extra>",
         }
         if single:  # Plotly sizes bars by the gap between dates: one bar alone needs a width
             values["width"] = DAY_MS
@@ -155,10 +155,10 @@ def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None 
             # a first value is a lone point: a larger marker shows it is meant
             "marker": {"color": VALUE, "size": (8 if compact else 11) if single else (6 if compact else 8)},
             # a currency's sign is the axis' tick prefix or suffix, which Plotly adds to %{y} itself
-            "hovertemplate": "%{x|%-d %b %Y}: " + ("%{y}" if spec.unit in CURRENCIES else before + "%{y}" + after)
+            "hovertemplate": "%{x|" + lang.d3_date("yMMMd") + "}: " + ("%{y}" if spec.unit in CURRENCIES else before + "%{y}" + after)
                              + "<extra></extra>",
         }
-    xaxis = _x_axis(metric)
+    xaxis = _x_axis(metric, lang)
     yaxis: dict = {"automargin": True, "zeroline": False, "fixedrange": True}
     if spec.kind == "habit":
         yaxis.update(range=[0, 1.05], tickformat=".0%")

@@ -331,8 +331,10 @@ class Importer:
     """Turns each valid update into a new note in its client's folder; `take` one message at
     a time. `clients` are the model's clients (a build's, as `coachgen check` makes it)."""
 
-    def __init__(self, vault: Path, clients, today: dt.date):
+    def __init__(self, vault: Path, clients, today: dt.date, config=None):
         self.vault = vault
+        self.config = config
+        """The vault's settings: a note's few headings are in its client's language."""
         self.today = today
         self.clients = {c.slug: c for c in clients}
         self.tokens = tokens(vault, list(self.clients), create=False)
@@ -403,19 +405,26 @@ class Importer:
             lines.append(line + f" ✅ {update.date.isoformat()}")
         return lines, already
 
+    def _language(self, client):
+        from . import i18n
+        from .pages import language_of
+
+        return language_of(client, self.config) if self.config is not None else i18n.language()
+
     def _write(self, client, update: Update, values: dict, done: list[str], words: list[str]) -> str:
         import yaml
 
         front = {"date": update.date, "source": SOURCE, "checkin": update.id}
         if values:
             front["metrics"] = values
+        _ = self._language(client).gettext
         first = ((client.name or "").split() or [client.slug])[0]
         parts = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip("\n"),
-                 "---", "", f"# Update from {first}"]
+                 "---", "", "# " + _("Update from %(name)s") % {"name": first}]
         if done:
-            parts += ["", "## Done", "", *done]
+            parts += ["", "## " + _("Done"), "", *done]
         if words:
-            parts += ["", "## In their own words", "", *words]
+            parts += ["", "## " + _("In their own words"), "", *words]
         data = ("\n".join(parts) + "\n").encode("utf-8")
         folder = f"clients/{client.folder}/{FOLDER}"
         (self.vault / folder).mkdir(parents=True, exist_ok=True)

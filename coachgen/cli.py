@@ -348,7 +348,7 @@ def _vault_here(given: Path | None) -> Path:
 
 def _importer(vault: Path, today: dt.date | None):
     """The check-in importer over the vault's clients, as `coachgen check` models them."""
-    from . import checkin
+    from . import checkin, config as config_mod
 
     result = site.build(vault, today=today, write=False, git=False)
     if result.model is None:
@@ -356,7 +356,8 @@ def _importer(vault: Path, today: dt.date | None):
         click.echo("coachgen: error: the vault could not be read (see above); nothing was imported", err=True)
         sys.exit(1)
     try:
-        return checkin.Importer(vault, result.model.clients, result.model.today)
+        config, _ = config_mod.load(vault)
+        return checkin.Importer(vault, result.model.clients, result.model.today, config)
     except OSError as exc:
         click.echo(f"coachgen: error: {exc}", err=True)
         sys.exit(1)

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_skeleton, format_timedelta
+from babel.dates import format_skeleton, format_timedelta, tokenize_pattern
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, get_decimal_symbol
@@ -52,9 +52,19 @@ def available(vault: Path | None) -> tuple[str, ...]:
     return SHIPPED + extra
 
 
-def digest(vault: Path | None) -> str:
-    """What the words depend on beyond the code: the vault's own catalogues."""
+@lru_cache(maxsize=1)
+def _shipped_digest() -> str:
     h = hashlib.sha256()
+    for code in SHIPPED:
+        if shipped_po(code).is_file():
+            h.update(code.encode() + b"\0" + shipped_po(code).read_bytes())
+    return h.hexdigest()
+
+
+def digest(vault: Path | None) -> str:
+    """What the words depend on beyond the code: the shipped catalogues (an upgrade that
+    corrects a translation rewrites its pages) and the vault's own."""
+    h = hashlib.sha256(_shipped_digest().encode())
     if vault is not None and (vault / VAULT_DIR).is_dir():
         for path in sorted((vault / VAULT_DIR).glob("*.po")):
             h.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -103,6 +113,10 @@ class Language:
         """Fri 20 Mar · Fr., 20. März."""
         return format_skeleton("MMMEd", value, locale=self.locale) if value else ""
 
+    def weekday_day(self, value: dt.date | None) -> str:
+        """Fri, 20 Mar 2026 · Fr., 20. März 2026."""
+        return format_skeleton("yMMMEd", value, locale=self.locale) if value else ""
+
     def long_day(self, value: dt.date | None) -> str:
         """20 March 2026 · 20. März 2026."""
         return format_skeleton("yMMMMd", value, locale=self.locale) if value else ""
@@ -114,6 +128,16 @@ class Language:
     def short_month_day(self, value: dt.date | None) -> str:
         """12 Jan · 12. Jan."""
         return format_skeleton("MMMd", value, locale=self.locale) if value else ""
+
+    def d3_date(self, skeleton: str) -> str:
+        """A CLDR date skeleton as a Plotly (d3) date format in this language: "MMMd" ->
+        "%-d %b" in English, "%-d. %b" in German, "%-d de %b" in Portuguese."""
+        fields = {("d", 1): "%-d", ("d", 2): "%d", ("M", 3): "%b", ("L", 3): "%b", ("M", 4): "%B", ("L", 4): "%B",
+                  ("y", 1): "%Y", ("y", 4): "%Y", ("E", 3): "%a", ("E", 4): "%A"}
+        out = []
+        for kind, value in tokenize_pattern(self.locale.datetime_skeletons[skeleton].pattern):
+            out.append(fields.get(value, "") if kind == "field" else value.replace("%", "%%"))
+        return "".join(out)
 
     def time(self, value: dt.time | None) -> str:
         return format_skeleton("Hm", value, locale=self.locale) if value else ""

@@ -505,8 +505,9 @@ def _render_tag(self, tokens, idx, options, env) -> str:
 
 def _box_label(status: str, lang: i18n.Language) -> str:
     """A task box's name for a screen reader: the action's status, in the page's language."""
-    _ = lang.gettext
-    labels = {"open": _("Open"), "overdue": _("Overdue"), "done": _("Done"), "cancelled": _("Cancelled")}
+    # one action's status ("one action"), which many languages write unlike a list's heading
+    labels = {"open": lang.pgettext("one action", "Open"), "overdue": lang.pgettext("one action", "Overdue"),
+              "done": lang.pgettext("one action", "Done"), "cancelled": lang.pgettext("one action", "Cancelled")}
     return labels[status]
 
 

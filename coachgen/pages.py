@@ -637,8 +637,8 @@ def _ending(client: Client, today: dt.date, lang: i18n.Language | None = None) -
                             left=lang.num(max(left, 0)))
     if until and (until - today).days <= 14:
         if until >= today:
-            return lang.gettext("engagement ends %(date)s") % {"date": until.isoformat()}
-        return lang.gettext("engagement ended %(date)s") % {"date": until.isoformat()}
+            return lang.gettext("engagement ends %(date)s") % {"date": lang.day(until)}
+        return lang.gettext("engagement ended %(date)s") % {"date": lang.day(until)}
     return None
 
 

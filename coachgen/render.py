@@ -79,6 +79,11 @@ def long_day(context, value: dt.date | None) -> str:
 
 
 @jinja2.pass_context
+def weekday_day(context, value: dt.date | None) -> str:
+    return _lang(context).weekday_day(value)
+
+
+@jinja2.pass_context
 def short_month_day(context, value: dt.date | None) -> str:
     return _lang(context).short_month_day(value)
 
@@ -197,7 +202,7 @@ def environment(overrides: Path | None, compiled: Path | None = None) -> jinja2.
     env.add_extension("jinja2.ext.i18n")
     env.install_null_translations(newstyle=True)  # each page brings its own language: see `render`
     env.globals["lang"] = i18n.language()  # a template rendered without a page's language speaks English
-    env.filters.update(day=day, short_day=short_day, long_day=long_day, short_month_day=short_month_day, clock=clock, num=num,
+    env.filters.update(day=day, short_day=short_day, long_day=long_day, short_month_day=short_month_day, weekday_day=weekday_day, clock=clock, num=num,
                        metric_value=metric_value_filter)
     env.globals.update(due_phrase=_due_phrase, ago=_ago)
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":"), "allow_nan": False}

@@ -171,7 +171,7 @@ def test_an_update_is_a_readable_message_with_a_seal_python_opens(served, browse
         checkin.open_block(checkin.find_block(text), {slug: checkin.tokens(vault, [other], create=False)[other]})
 
     # the words a person reads
-    assert text.startswith("Hi Helen Marsh,\n\nHere is my update (20 March 2026).\n\n")
+    assert text.startswith("Hi Helen,\n\nHere is my update (20 March 2026).\n\n")
     assert "Done:\n- Send the proposal to Bob\n\n" in text and "Call the bank" not in text
     assert "Numbers:\n- Weight: 81.2 kg\n- Meditation: 5 of 7 days\n- Energy: 7/10\n\n" in text
     assert f"Note:\n{NOTE}\n\n-----BEGIN COACHGEN CHECK-IN-----\n" in text
@@ -184,7 +184,7 @@ def test_an_update_is_a_readable_message_with_a_seal_python_opens(served, browse
     address, fields = mail_parts(page.get_attribute("a[data-checkin-send]", "href"))
     assert address == "helen@example.org"
     name = "Ada Lovelace" if slug == "ada" else "Bo Diddley"
-    assert fields["subject"] == f"Check-in from {name}, 2026-03-20"
+    assert fields["subject"] == f"Check-in from {name}, 20 March 2026"
     assert "\r\n" in fields["body"] and fields["body"].replace("\r\n", "\n") == text
     assert page.is_visible("textarea[data-checkin-message]") and "helen@example.org" in page.text_content("[data-checkin-out]")
     assert errors == []

@@ -244,6 +244,17 @@ def test_a_valid_update_becomes_exactly_one_note_and_never_twice(vault, form):
     assert vault_files(vault) == settled
 
 
+def test_the_note_s_headings_are_in_its_client_s_language(vault):
+    """Ada's site is German (her client.md says so): the note her update becomes is too."""
+    client = vault / "clients/ada/client.md"
+    client.write_text(client.read_text(encoding="utf-8").replace("---\n", "---\nlanguage: de\n", 1), encoding="utf-8")
+    done = import_(vault, put(vault, "update.eml", mail(body(sealed(vault)))))
+    assert done.returncode == 0, done.stderr
+    text = (vault / "clients/ada/check-ins/2026-03-20.md").read_text(encoding="utf-8")
+    german = EXPECTED.replace("# Update from Ada", "# Update von Ada").replace("## Done", "## Erledigt")
+    assert text == german.replace("## In their own words", "## In eigenen Worten")
+
+
 def test_an_update_already_in_the_vault_is_not_written_again_even_without_the_record(vault):
     label = put(vault, "update.eml", mail(body(sealed(vault))))
     assert import_(vault, label).returncode == 0

@@ -73,13 +73,18 @@ def test_every_message_is_translated_with_its_placeholders(code):
     assert missing == [] and broken == []
 
 
+NOTE_WORDS = {"Update from %(name)s", "In their own words"}
+"""Headings `checkins import` writes into a note, in its client's language at the time: once
+written they are the note's words (vault_example's check-in was imported in English)."""
+
+
 def _english_fragments(code: str) -> set[str]:
     """Pieces of coachgen's English (between placeholders and tags, two words or more) that
     the language writes differently."""
     shipped = catalogue(code)
     fragments = set()
     for message in template():
-        if not message.id:
+        if not message.id or message.id in NOTE_WORDS:
             continue
         translated = " ".join(strings(shipped.get(message.id))) if shipped.get(message.id) else ""
         for text in ids(message):

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
+import shutil
 
 import pytest
 from babel.messages.frontend import CommandLineInterface
@@ -221,7 +222,8 @@ def test_ending_in_german(vault, de):
     assert pages._ending(clients["ada"], TODAY, de) == "noch 2 von 3 Sitzungen"
     assert pages._ending(clients["ada"], TODAY) == "2 of 3 sessions left"
     until = dataclasses.replace(clients["bob"], engagement={"until": dt.date(2026, 3, 27)})
-    assert pages._ending(until, TODAY, de) == "Begleitung endet 2026-03-27"
+    assert pages._ending(until, TODAY, de) == "Begleitung endet 27. März 2026"  # the date as the language writes it
+    assert pages._ending(until, TODAY) == "engagement ends 27 Mar 2026"
 
 
 # ---------------------------------------------------------------- calendars
@@ -398,3 +400,26 @@ def test_pybabel_finds_the_messages(tmp_path):
     for key, message in ids.items():
         if any(path.endswith(mine) for path, _ in message.locations):
             assert "{" not in key and "}" not in key, key
+
+
+def test_a_corrected_shipped_translation_rewrites_its_pages(make_vault, tmp_path, monkeypatch):
+    """An upgrade that corrects a shipped catalogue is an input like a template: the next
+    `build` (a new process, with its cache under .coachgen/) writes the corrected words."""
+    shipped = tmp_path / "locales"
+    shutil.copytree(i18n.PACKAGE_DIR, shipped)
+    monkeypatch.setattr(i18n, "PACKAGE_DIR", shipped)
+    i18n._shipped_digest.cache_clear()
+    vault = make_vault({"coachgen.toml": 'language = "de"\n', "clients/ada/client.md": "---\nname: Ada\n---\n",
+                        "clients/ada/sessions/2026-03-16.md": "- [ ] Call the bank\n"})
+    out = tmp_path / "out"
+    site.build(vault, out=out, today=TODAY, git=False)
+    before = i18n.language("de").gettext("Next steps")
+    assert before in (out / "clients/ada/index.html").read_text(encoding="utf-8")
+    po = i18n.shipped_po("de")
+    po.write_text(po.read_text(encoding="utf-8").replace(f'msgstr "{before}"', 'msgstr "Deine nächsten Züge"'),
+                  encoding="utf-8")
+    i18n._shipped_digest.cache_clear()  # a new process reads the upgraded files
+    result = site.build(vault, out=out, today=TODAY, git=False)
+    assert "clients/ada/index.html" in result.written
+    assert "Deine nächsten Züge" in (out / "clients/ada/index.html").read_text(encoding="utf-8")
+    i18n._shipped_digest.cache_clear()

@@ -138,6 +138,9 @@
       return new Intl.DateTimeFormat(config.locale, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(date);
     } catch (err) { return iso; }
   }
+  function number(n) {
+    try { return new Intl.NumberFormat(config.locale).format(n); } catch (err) { return String(n); }
+  }
   // the page's words (see _checkin.html), each {name} filled in
   function say(key, values) {
     return String(config.words[key]).replace(/\{(\w+)\}/g, function (all, name) {
@@ -242,7 +245,9 @@
     var money = CURRENCIES[metric.unit];
     if (money) {
       try {
-        return new Intl.NumberFormat(config.locale, { style: "currency", currency: money, minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(+value);
+        var cents = value.indexOf(".") >= 0 ? 2 : 0;  // £7,250 but £7,250.50
+        return new Intl.NumberFormat(config.locale, { style: "currency", currency: money, currencyDisplay: "narrowSymbol",
+          minimumFractionDigits: cents, maximumFractionDigits: 2 }).format(+value);
       } catch (err) { /* written as typed below */ }
     }
     return value.replace(".", MARK) + (metric.unit ? " " + metric.unit : "");
@@ -266,7 +271,7 @@
       }
     });
     var note = noteBox ? noteBox.value.replace(/\r\n?/g, "\n").replace(/^\s+\n|\s+$/g, "") : "";
-    var noteError = note.length > MAX_NOTE ? say("noteLong", { count: note.length, max: MAX_NOTE })
+    var noteError = note.length > MAX_NOTE ? say("noteLong", { count: number(note.length), max: number(MAX_NOTE) })
       : note.indexOf("COACHGEN CHECK-IN") >= 0 ? say("noteBlock") : "";
     if (noteBox) markField(noteBox, noteError);
     if (noteError) bad.push(noteBox);
@@ -319,7 +324,7 @@
     var id = newId(), day = localDay(new Date());
     compose(update, id, day).then(function (text) {
       message.value = text;
-      var subject = say("subject", { client: config.client, date: day });
+      var subject = say("subject", { client: config.client, date: longDay(day) });
       send.href = mailto(subject, text);
       copied.textContent = "";
       out.hidden = false;
