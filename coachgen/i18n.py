@@ -22,7 +22,7 @@ from babel import Locale
 from babel.dates import format_skeleton, format_timedelta, tokenize_pattern
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, get_decimal_symbol
+from babel.numbers import format_currency, format_decimal, get_currency_symbol, get_decimal_symbol
 from babel.support import Translations
 
 SHIPPED = ("en", "de", "fr", "es", "pt", "nl")
@@ -155,9 +155,12 @@ class Language:
         pattern = self.locale.currency_formats["standard"].pattern.split(";")[0]
         if float(value).is_integer():
             pattern = pattern.replace("0.00", "0")
+        code = CURRENCIES[unit]
         with decimal.localcontext() as context:
             context.prec = 400
-            return format_currency(value, CURRENCIES[unit], format=pattern, locale=self.locale, currency_digits=False)
+            text = format_currency(value, code, format=pattern, locale=self.locale, currency_digits=False)
+        # the sign the coach wrote, where the language would name the currency ("£GB", "GBP")
+        return text.replace(get_currency_symbol(code, self.locale), unit)
 
     def relative(self, days: int) -> str:
         """in 3 days · vor 3 Tagen (never rounded to weeks or months)."""

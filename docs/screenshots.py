@@ -6,7 +6,8 @@ Builds into a temporary folder with --today 2026-03-20, serves it on 127.0.0.1 a
 photographs each page kind at phone (390x844) and laptop (1280x800) widths in
 Debian's Chromium. Then the same client as after her first session (one value per chart),
 as of the day after it, at phone width: `first-session-*.png`. Last, the dashboard's
-"Send an update" panel filled in and submitted, at phone width: `checkin-phone.png`.
+"Send an update" panel filled in and submitted, at phone width: `checkin-phone.png`; and
+the dashboard in German (`language = "de"`): `dashboard-de-*.png`.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def shoot(site_dir: Path, pages: dict[str, str], sizes: dict[str, tuple[int, int
             for name, path in pages.items():
                 page.goto(base + path)
                 page.wait_for_load_state("networkidle")
-                page.screenshot(path=str(out / f"{name}-{size_name}.png"), full_page=not name.endswith("dashboard"))
+                page.screenshot(path=str(out / f"{name}-{size_name}.png"), full_page="dashboard" not in name)
             page.close()
         browser.close()
     server.shutdown()
@@ -120,6 +121,11 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> None:
             "first-session-dashboard": "clients/maya/index.html",
             "first-session-metrics": "clients/maya/metrics/index.html",
         }, {"phone": SIZES["phone"]}, out)
+        german = shutil.copytree(ROOT / "vault_example", Path(tmp) / "de", ignore=shutil.ignore_patterns(".coachgen", "_site"))
+        settings = german / "coachgen.toml"
+        settings.write_text(settings.read_text(encoding="utf-8") + '\nlanguage = "de"\n', encoding="utf-8")
+        site.build(german, out=Path(tmp) / "de-site", today=dt.date(2026, 3, 20), git=False)
+        shoot(Path(tmp) / "de-site", {"dashboard-de": f"clients/{client.slug}/index.html"}, SIZES, out)
     print(f"screenshots written to {out}")
 
 
