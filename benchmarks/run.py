@@ -4,8 +4,9 @@
 
 Needs `hugo` (Debian's package) and `mkdocs` (pip) on the PATH. For each size it generates a
 vault with the project's own generator, `coachgen.synthetic` (1,000 notes: 20 clients x 50
-sessions; 10,000: 100 x 100; the same vault on every run), then, each round, builds it cold with coachgen (no output, no cache), Hugo (the minimal
-site in benchmarks/peers/hugo/, one page per note) and MkDocs (default theme, one page per
+sessions; 10,000: 100 x 100; the same vault on every run), then, each round, builds it cold
+with coachgen (no output, no cache), Hugo (the minimal site in benchmarks/peers/hugo/, one page
+per note) and MkDocs (default theme, one page per
 note), alternating, and measures wall time and the peak memory of the whole process tree (summed
 proportional set sizes).
 It also measures coachgen's rebuild with nothing changed and after one note was edited, and
@@ -122,7 +123,8 @@ def version(cmd: list[str]) -> str:
 
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    mem = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    mem_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    mem = mem_kb // 1024 // 1024
     commit = version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     return (f"- machine: {os.cpu_count()} cores ({cpu}), {mem} GiB memory, {platform.system()} {platform.release()}\n"
             f"- coachgen {commit}, Python {platform.python_version()}\n"
@@ -170,11 +172,13 @@ def main() -> None:
             rows["hugo"].append(hugo(vault, out / "hugo"))
             if size < 10000 or r < opts.mkdocs_rounds:
                 rows["mkdocs"].append(mkdocs(vault, out / "mkdocs", opts.work, opts.mkdocs_timeout))
-            print(f"{size} notes, round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s" for k, v in rows.items() if v), flush=True)
+            times = ", ".join(f"{k} {v[-1][0]:.2f} s" for k, v in rows.items() if v)
+            print(f"{size} notes, round {r + 1}: " + times, flush=True)
         secs = {k: [m[0] for m in v] for k, v in rows.items()}
         peak = {k: [m[1] for m in v] for k, v in rows.items()}
-        to_hugo = [c / h for c, h in zip(secs["coachgen"], secs["hugo"])]
-        to_mkdocs = [c / m for c, m in zip(secs["coachgen"], secs["mkdocs"])]
+        to_hugo = [c / h for c, h in zip(secs["coachgen"], secs["hugo"], strict=True)]
+        # MkDocs may have run fewer rounds than coachgen: the ratios cover the rounds it ran.
+        to_mkdocs = [c / m for c, m in zip(secs["coachgen"], secs["mkdocs"], strict=False)]
         mkdocs_note = f" ({len(secs['mkdocs'])} of {opts.rounds} rounds)" if len(secs["mkdocs"]) < opts.rounds else ""
         if any(m[2] == "timed out" for m in rows["mkdocs"]):
             mkdocs_note += f", stopped after {opts.mkdocs_timeout:.0f} s: a lower bound"
@@ -200,7 +204,8 @@ def main() -> None:
         ]
     if 10000 in summary:
         to_hugo, to_mkdocs, secs, peak, bound = summary[10000]
-        flat = f"{per_note[10000] / per_note[1000]:.2f}x ({per_note[1000]:.2f} ms to {per_note[10000]:.2f} ms a note)" if 1000 in per_note else "n/a"
+        flat = (f"{per_note[10000] / per_note[1000]:.2f}x ({per_note[1000]:.2f} ms to {per_note[10000]:.2f} ms a note)"
+                if 1000 in per_note else "n/a")
         report += [
             "## The targets at 10,000 notes, from this run",
             "",
@@ -211,7 +216,7 @@ def main() -> None:
                     f"{statistics.median(secs['nochange']):.2f} s", f"{statistics.median(secs['onenote']):.2f} s",
                     f"{statistics.median(peak['coachgen']):.0f} MB", flat]
         lines = report[-1].split("\n")
-        report[-1] = "\n".join(lines[:2] + [line + f" {m} |" for line, m in zip(lines[2:], measured)])
+        report[-1] = "\n".join(lines[:2] + [line + f" {m} |" for line, m in zip(lines[2:], measured, strict=False)])
         report.append("")
     opts.out.write_text("\n".join(report) + "\n")
     print(f"written to {opts.out}")

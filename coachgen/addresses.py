@@ -29,7 +29,9 @@ def load(vault: Path, out_dir: Path) -> dict[str, str]:
         data = json.loads(record_path(vault, out_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def save(vault: Path, out_dir: Path, record: dict[str, str]) -> None:
@@ -61,6 +63,7 @@ def redirects(previous: dict[str, str], plan: list[Page], keep: set[str],
         target = current.get(identity)
         if target is None:
             continue  # the page is gone: so is its redirect
+        assert target.client is not None  # only a client's pages have an identity
         if owners.get(site_of(old), target.client.folder) != target.client.folder:
             continue  # another client has this address now: nothing of this one goes in their folder
         data = page(old, target.path, language_of(target.client, config))

@@ -45,7 +45,8 @@ def _x_axis(metric: Metric, lang: i18n.Language) -> dict:
     the middle rather than alone at an edge; on a short span, one tick per date (at most six)."""
     spec, points = metric.spec, metric.points
     days = sorted({p.date for p in points} | ({spec.by} if spec.target is not None and spec.by else set()))
-    axis: dict = {"type": "date", "tickformat": lang.d3_date("MMMd"), "automargin": True, "fixedrange": True, "nticks": 6}
+    axis: dict = {"type": "date", "tickformat": lang.d3_date("MMMd"), "automargin": True, "fixedrange": True,
+                  "nticks": 6}
     if not days:
         return axis
     span = (days[-1] - days[0]).days
@@ -131,15 +132,17 @@ def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None 
     unit = spec.unit.replace("%{", "%\u200b{") if spec.unit else ""
     before, after = _currency(unit, lang) if spec.unit in CURRENCIES else ("", " " + unit if unit else "")
     single = len(metric.points) == 1
+    values: dict
     if spec.kind == "habit":
         goal = _num(spec.target) if spec.target is not None else 1.0
+        met = [VALUE if v is not None and goal is not None and v >= goal - 1e-9 else MISS for v in y]
         values = {
             "type": "bar",
             "name": lang.gettext("Adherence"),
             "x": x,
             "y": y,
             "customdata": [habit_text(p.value, lang) for p in metric.points],
-            "marker": {"color": [VALUE if v is not None and goal is not None and v >= goal - 1e-9 else MISS for v in y]},
+            "marker": {"color": met},
             "hovertemplate": "%{x|" + lang.d3_date("yMMMd") + "}: %{customdata}<extra></extra>",
         }
         if single:  # Plotly sizes bars by the gap between dates: one bar alone needs a width
@@ -155,7 +158,8 @@ def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None 
             # a first value is a lone point: a larger marker shows it is meant
             "marker": {"color": VALUE, "size": (8 if compact else 11) if single else (6 if compact else 8)},
             # a currency's sign is the axis' tick prefix or suffix, which Plotly adds to %{y} itself
-            "hovertemplate": "%{x|" + lang.d3_date("yMMMd") + "}: " + ("%{y}" if spec.unit in CURRENCIES else before + "%{y}" + after)
+            "hovertemplate": "%{x|" + lang.d3_date("yMMMd") + "}: "
+                             + ("%{y}" if spec.unit in CURRENCIES else before + "%{y}" + after)
                              + "<extra></extra>",
         }
     xaxis = _x_axis(metric, lang)
@@ -176,7 +180,7 @@ def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None 
                 yaxis["ticksuffix"] = after
         elif spec.unit:
             yaxis["title"] = {"text": spec.unit}
-    layout = {
+    layout: dict = {
         "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
         "height": 120 if compact else 280,
         "showlegend": not compact and spec.target is not None,

@@ -419,8 +419,8 @@ class Importer:
             front["metrics"] = values
         _ = self._language(client).gettext
         first = ((client.name or "").split() or [client.slug])[0]
-        parts = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip("\n"),
-                 "---", "", "# " + _("Update from %(name)s") % {"name": first}]
+        header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip("\n")
+        parts = ["---", header, "---", "", "# " + _("Update from %(name)s") % {"name": first}]
         if done:
             parts += ["", "## " + _("Done"), "", *done]
         if words:

@@ -51,11 +51,13 @@ def VAULT(command):
             raise click.UsageError(f"VAULT ({vault}) and --vault ({vault_option}) name two folders: give one")
         return command(*args, vault=vault or vault_option or Path("."), **kwargs)
 
-    picked = click.option("--vault", "vault_option", type=folder, metavar="DIR", help="The vault, as VAULT (default: here).")(picked)
+    picked = click.option("--vault", "vault_option", type=folder, metavar="DIR",
+                          help="The vault, as VAULT (default: here).")(picked)
     return click.argument("vault", required=False, type=folder)(picked)
 
 
-TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD", help="Build as of this date (default: today in the vault's timezone).")
+TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD",
+                     help="Build as of this date (default: today in the vault's timezone).")
 
 
 def _build(vault: Path, out: Path | None, today: dt.date | None, git: bool) -> site.Result:
@@ -84,10 +86,12 @@ def progress_bar():
 
 @main.command()
 @VAULT
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: _site in the vault).")
 @TODAY
 @click.option("--timings", is_flag=True, help="Also print the seconds each stage took.")
-@click.option("--git/--no-git", default=True, help="Show when each note last changed, from git (default: on in a git repository).")
+@click.option("--git/--no-git", default=True,
+              help="Show when each note last changed, from git (default: on in a git repository).")
 def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, git: bool) -> None:
     """Build every client's site."""
     started = time.perf_counter()
@@ -118,7 +122,8 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, g
 
 @main.command()
 @VAULT
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: _site in the vault).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: _site in the vault).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port of the preview server (0: any free port). If the default is busy, the next free one.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
@@ -155,7 +160,8 @@ def check(vault: Path, today: dt.date | None) -> None:
     if result.model is not None:
         stderr.print(protection_table(result))
     errors, warnings = len(result.errors), len(result.problems) - len(result.errors)
-    click.echo(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}", err=True)
+    click.echo(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}",
+               err=True)
     sys.exit(1 if errors else 0)
 
 
@@ -168,6 +174,7 @@ def protection_table(result: site.Result):
     table = Table(title="Protection", title_justify="left", box=None, pad_edge=False)
     table.add_column("site")
     table.add_column("protection")
+    assert result.model is not None  # check() shows the table only for a vault that was modelled
     for slug in result.model.slugs:
         found = result.protections.get(slug)
         status = found.status + (f": {found.why}" if found and found.why else "") if found else "no site (private)"
@@ -185,6 +192,8 @@ VAULT_OPTION = click.option("--vault", type=click.Path(exists=True, file_okay=Fa
 def _client(vault: Path, name: str, today: dt.date | None):
     """A client of the vault by slug, folder or name (any case), as the model sees them today."""
     result = site.build(vault, today=today, write=False, git=False)
+    # None only when the output folder is the vault or holds it (an error in coachgen.toml)
+    assert result.model is not None
     for client in result.model.clients:
         if name.casefold() in (client.slug.casefold(), client.folder.casefold(), client.name.casefold()):
             return client, result
@@ -196,9 +205,7 @@ def _client(vault: Path, name: str, today: dt.date | None):
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
 def init(folder: Path) -> None:
     """Start a vault in FOLDER: settings, clients/, a .gitignore and a short README."""
-    from . import scaffold
-
-    from . import passwords
+    from . import passwords, scaffold
 
     try:
         created = scaffold.init(folder)
@@ -235,9 +242,7 @@ def new() -> None:
 @VAULT_OPTION
 def new_client(name: str, vault: Path) -> None:
     """A client.md for NAME, with commented examples of goals and each kind of metric."""
-    from . import scaffold
-
-    from . import passwords
+    from . import passwords, scaffold
     from .slug import slugify
 
     try:
@@ -272,12 +277,15 @@ def new_session(client: str, day: dt.date | None, vault: Path) -> None:
 
 @main.command()
 @click.argument("client")
-@click.option("--since", callback=_date, metavar="YYYY-MM-DD", help="Cover every session from this date (default: the latest).")
-@click.option("--send", is_flag=True, help="Mail it to the client (email: in client.md) through [smtp] in .coachgen/secrets.toml.")
+@click.option("--since", callback=_date, metavar="YYYY-MM-DD",
+              help="Cover every session from this date (default: the latest).")
+@click.option("--send", is_flag=True,
+              help="Mail it to the client (email: in client.md) through [smtp] in .coachgen/secrets.toml.")
 @click.option("--to", "address", help="Send to this address instead of the client's.")
 @VAULT_OPTION
 @TODAY
-def digest(client: str, since: dt.date | None, send: bool, address: str | None, vault: Path, today: dt.date | None) -> None:
+def digest(client: str, since: dt.date | None, send: bool, address: str | None, vault: Path,
+           today: dt.date | None) -> None:
     """A short follow-up of the latest session: plain text on stdout, HTML beside it in .coachgen/digests/."""
     from . import config as config_mod
     from . import digest as digest_mod
@@ -309,7 +317,8 @@ def digest(client: str, since: dt.date | None, send: bool, address: str | None, 
 @main.command()
 @click.argument("client")
 @VAULT_OPTION
-@click.option("--save", is_flag=True, help="Also write it to .coachgen/secrets.toml, if that client has no password there yet.")
+@click.option("--save", is_flag=True,
+              help="Also write it to .coachgen/secrets.toml, if that client has no password there yet.")
 def password(client: str, vault: Path, save: bool) -> None:
     """Make a strong password for CLIENT's site (a slug, or `coach` for the overview)."""
     from . import passwords
@@ -348,7 +357,8 @@ def _vault_here(given: Path | None) -> Path:
 
 def _importer(vault: Path, today: dt.date | None):
     """The check-in importer over the vault's clients, as `coachgen check` models them."""
-    from . import checkin, config as config_mod
+    from . import checkin
+    from . import config as config_mod
 
     result = site.build(vault, today=today, write=False, git=False)
     if result.model is None:

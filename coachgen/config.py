@@ -6,6 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import i18n
@@ -45,7 +46,7 @@ class Config:
         return ZoneInfo(self.timezone)
 
 
-_TYPES = {
+_TYPES: dict[str, type[Any]] = {  # Any: a value that passed its isinstance check is used as that type
     "title": str,
     "coach": str,
     "timezone": str,
@@ -97,7 +98,8 @@ def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
             elif key == "base_url" and value and not (_URL.fullmatch(value) and value.isprintable()):
                 # it reaches every calendar and e-mail link: only a plain web address will do
                 problems.append(error(CONFIG_FILE, line, "'base_url' must be a web address like "
-                                                          "\"https://coaching.example.org\" (http or https, no spaces)"))
+                                                          "\"https://coaching.example.org\" "
+                                                          "(http or https, no spaces)"))
             elif key == "language" and value not in i18n.available(vault):
                 problems.append(error(CONFIG_FILE, line, i18n.unknown(value, vault)))
             elif key == "coach_email" and value and not _is_address(value):

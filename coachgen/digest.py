@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .config import Config
 from .model import CLIENTS_DIR, Client, Session
-from .parse import parse_note
 from .pages import language_of
+from .parse import parse_note
 from .passwords import SECRETS
 from .render import _in_language, environment, metric_value
 
@@ -74,7 +74,8 @@ def make(client: Client, config: Config, since: dt.date | None, today: dt.date) 
         subject = lang.gettext("Your next steps from our sessions since %(date)s") % when
     else:
         subject = lang.gettext("Your next steps from our session on %(date)s") % when
-    return Digest(subject, env.get_template("digest.txt").render(context), env.get_template("digest.html").render(context))
+    text, html = env.get_template("digest.txt").render(context), env.get_template("digest.html").render(context)
+    return Digest(subject, text, html)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def recipient(vault: Path, folder: str, to: str | None) -> str:
         return to
     path = f"{CLIENTS_DIR}/{folder}/client.md"
     note = parse_note(path, (vault / path).read_bytes(), is_client=True, in_client_folder=True, allow_html=False)
+    assert note is not None  # None is only ever a note outside clients/, never a client.md
     if not note.email:
         raise LookupError(f"no address: add email: to {path} or pass --to")
     if not is_address(note.email):
@@ -135,6 +137,7 @@ def send(digest: Digest, to: str, smtp: Smtp, timeout: float = 30) -> None:
     message["To"] = to
     message.set_content(digest.text)
     message.add_alternative(digest.html, subtype="html")
+    server: smtplib.SMTP
     if smtp.security == "ssl":
         server = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context())
     else:

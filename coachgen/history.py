@@ -11,7 +11,8 @@ def last_changed(vault: Path) -> dict[str, dt.date]:
     """Vault-relative path -> the date of the last commit that touched it. Empty when the vault
     is not in a git repository or git is missing: the pages then simply do not say."""
     try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=vault, capture_output=True, text=True, timeout=10)
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=vault, capture_output=True, text=True,
+                             timeout=10)
         if top.returncode != 0:
             return {}
         root = Path(top.stdout.strip()).resolve()

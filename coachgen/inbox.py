@@ -168,7 +168,8 @@ def imap_settings(vault: Path) -> Imap:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8")).get("imap") if path.is_file() else None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        raise MailError(f"{SECRETS} cannot be read as TOML: fix it, then put [imap] with host, user and password in it") from None
+        raise MailError(f"{SECRETS} cannot be read as TOML: fix it, then put [imap] with host, user and password "
+                        "in it") from None
     if not isinstance(data, dict):
         raise MailError(f"to fetch check-ins, put [imap] with host, user and password (and mailbox, security, cafile) "
                         f"in {SECRETS}")
@@ -178,6 +179,7 @@ def imap_settings(vault: Path) -> Imap:
     if missing:
         raise MailError(f"[imap] in {SECRETS} needs {', '.join(missing)}"
                         + (f" (or set ${PASSWORD_ENV})" if "password" in missing else ""))
+    assert isinstance(password, str)  # checked with host and user just above
     tls = data.get("security", "ssl")
     if tls not in ("ssl", "starttls", "none"):
         raise MailError(f"[imap] security in {SECRETS} is \"ssl\" (the default), \"starttls\" or \"none\"")
@@ -236,13 +238,15 @@ def _connect(settings: Imap) -> imaplib.IMAP4:
                         f"server with its own certificate, set cafile = \"path/to/its-cert.pem\" under [imap] in "
                         f"{SECRETS}") from None
     except ssl.SSLError as exc:
-        raise MailError(f"no secure connection to the IMAP server {where} ({exc.reason or 'TLS failed'}); {fix}") from None
+        raise MailError(f"no secure connection to the IMAP server {where} ({exc.reason or 'TLS failed'}); "
+                        f"{fix}") from None
     except imaplib.IMAP4.error:
         raise MailError(f"the IMAP server {where} refused a secure connection (STARTTLS); {fix}") from None
     except socket.timeout:
         raise MailError(f"the IMAP server {where} did not answer in time; {fix}") from None
     except OSError as exc:
-        raise MailError(f"cannot connect to the IMAP server {where} ({exc.strerror or type(exc).__name__}); {fix}") from None
+        raise MailError(f"cannot connect to the IMAP server {where} ({exc.strerror or type(exc).__name__}); "
+                        f"{fix}") from None
 
 
 _FETCH_UID = re.compile(rb"\bUID (\d+)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import MutableMapping
 from functools import lru_cache
 from html import escape
 from urllib.parse import unquote
@@ -166,8 +167,8 @@ def _strip_line(line: str, closer: str | None, code_spans: bool = True) -> tuple
             continue
         if ch == "`" and code_spans:  # an inline code span is kept as written, comment markers and all
             run = len(line) - i - len(line[i:].lstrip("`"))
-            end = re.compile(r"(?<!`)`{%d}(?!`)" % run).search(line, i + run)
-            stop = end.end() if end else i + run
+            closing = re.compile(r"(?<!`)`{%d}(?!`)" % run).search(line, i + run)
+            stop = closing.end() if closing else i + run
             buf.append(line[i:stop])
             i = stop
             continue
@@ -215,7 +216,7 @@ def _matching_close(tokens: list[Token], i: int) -> int:
     return len(tokens) - 1
 
 
-def _forget_references(env: dict, span: list[int] | None) -> None:
+def _forget_references(env: MutableMapping, span: list[int] | None) -> None:
     """Link definitions written inside a removed callout must not resolve links outside it."""
     if not span:
         return
@@ -541,7 +542,7 @@ def _validate_link(url: str) -> bool:
 def parser(allow_html: bool) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": allow_html, "breaks": True, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
-    md.validateLink = _validate_link
+    md.validateLink = _validate_link  # type: ignore[method-assign]  # markdown-it-py's documented override
     md.use(footnote_plugin)
     md.use(anchors_plugin, min_level=1, max_level=6, slug_func=lambda s: "h-" + (slugify(s) or "section"))
     md.inline.ruler.before("link", "wikilink", wikilink)
@@ -569,6 +570,7 @@ def render(md: MarkdownIt, tokens: list[Token], env: dict) -> str:
     for tok in tokens:
         task = tok.meta.get("task") if tok.type == "inline" else None
         if task is not None and not tok.meta.get("boxed"):
+            assert tok.children is not None  # an inline token has its children
             tok.meta["boxed"] = True
             tok.children.insert(0, Token("html_inline", "", 0, content=placeholder("T", part="box", **task)))
             tok.children.append(Token("html_inline", "", 0, content=placeholder("T", part="due", **task)))

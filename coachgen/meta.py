@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import frontmatter
 import yaml
 
+_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
 try:  # the C composer is several times faster; the pure one behaves the same
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
@@ -131,7 +132,7 @@ def _broken_entries(fm: str) -> list[tuple[int, str]]:
     if not starts or starts[0] != 0:
         starts.insert(0, 0)  # what stands above the first key is an entry of its own
     found = []
-    for start, end in zip(starts, starts[1:] + [len(lines)]):
+    for start, end in zip(starts, starts[1:] + [len(lines)], strict=True):
         try:
             # (no newline added: an entry that runs off its end is reported on its own last line)
             for _ in yaml.parse("\n" * start + "\n".join(lines[start:end]), Loader=_Loader):
@@ -165,15 +166,17 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
     if problem.startswith("mapping values are not allowed"):
         if re.search(r":\s", text[:column]):  # a second ": " on the line: inside the value
             return line, 'a value with ": " in it needs quotes, like title: "Plan: Q2"'
-        above = next((i for i in range(line - 1, -1, -1) if lines[i].strip() and not lines[i].lstrip().startswith("#")), None)
+        above = next((i for i in range(line - 1, -1, -1)
+                      if lines[i].strip() and not lines[i].lstrip().startswith("#")), None)
         if above is not None and indent <= len(lines[above]) - len(lines[above].lstrip()):
             return above, "this line is not 'key: value': add ': ' after the key, or make it a comment with #"
         return line, INDENTATION
     if "simple key" in context and exc.context_mark is not None:  # a line with no ':' before a key
-        return exc.context_mark.line, "this line is not 'key: value': add ': ' after the key, or make it a comment with #"
+        return exc.context_mark.line, ("this line is not 'key: value': add ': ' after the key, "
+                                       "or make it a comment with #")
     if "expected key" in problem or "expected '-' indicator" in problem or "expected <block end>" in problem:
-        above = next((lines[i] for i in range(line - 1, -1, -1) if lines[i].strip()), "")
-        if text.lstrip().startswith("-") and not above.lstrip().startswith("-"):  # not a list's own item
+        above_text = next((lines[i] for i in range(line - 1, -1, -1) if lines[i].strip()), "")
+        if text.lstrip().startswith("-") and not above_text.lstrip().startswith("-"):  # not a list's own item
             return line, ("a list item '- ' stands among the keys of a mapping: put it under its key "
                           "(like goals:), indented like the items above it")
         if re.match(r"\s*(- )?[^:]+:\s*([\"']).*\2\s*[^\s#]", text):
@@ -191,7 +194,8 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     """PyYAML's description of the fault, without what it quotes from the note (the pure
     loader quotes characters and alias names; libyaml quotes only YAML's own punctuation)."""
     text = exc.problem or exc.context or ""
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", lambda m: m.group(0) if re.fullmatch(r"'([-,:?\[\]{}]|<[a-z ]+>)'", m.group(0)) else "", text)
+    text = re.sub(r"'[^']*'|\"[^\"]*\"",
+                  lambda m: m.group(0) if re.fullmatch(r"'([-,:?\[\]{}]|<[a-z ]+>)'", m.group(0)) else "", text)
     text = " ".join(text.split())
     return f": {text}" if text and re.fullmatch(r"[a-z ,;:'?<>\[\]{}-]+", text) else ""
 

@@ -244,43 +244,78 @@ def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None) -> M
     a note knows its `sha`, else the very same objects) as last time."""
     problems: list[Problem] = []
     profiles, clashes = _profiles(notes, problems)
-    by_ref: dict[str, set[str]] = {}
-    for folder, (note, name, slug) in profiles.items():
-        for ref in (name, slug, folder):
-            by_ref.setdefault(ref.casefold(), set()).add(folder)
+    members = _members(notes, profiles, problems)
+    clients = _clients(profiles, clashes, members, today, memo, problems)
+    slugs = sorted({slug for _, _, slug in profiles.values()})
+    return Model(today, tuple(clients), tuple(problems), tuple(slugs), tuple(sorted(clashes)))
+
+
+def _members(notes: dict[str, Note], profiles: dict[str, tuple[Note, str, str]],
+             problems: list[Problem]) -> dict[str, list[Note]]:
+    """Each client's published notes by folder, so that every client is assembled from its own notes only."""
+    by_ref = _references(profiles)
     members: dict[str, list[Note]] = {folder: [] for folder in profiles}
     warned_folders: set[str] = set()
     for path, note in sorted(notes.items()):
         if posixpath.basename(path) == "client.md" and client_folder(path) and path.count("/") == 2:
             continue
-        folder = client_folder(path)
         if not note.ok:
             continue
-        target = None
-        if note.client_ref:
-            # whole and exact (case aside): a reference that fits two clients is never guessed
-            found = by_ref.get(note.client_ref.casefold(), set())
-            if not found:
-                problems.append(error(path, note.client_line, "'client' names no client of this vault"))
-                continue
-            if len(found) > 1:
-                problems.append(error(path, note.client_line, "'client' fits more than one client ("
-                                      + ", ".join(f"{CLIENTS_DIR}/{f}" for f in sorted(found))
-                                      + "); write the folder name of the one you mean"))
-                continue
-            target = next(iter(found))
-        if folder is not None:
-            if not (notes.get(f"{CLIENTS_DIR}/{folder}/client.md")):
-                if folder not in warned_folders:
-                    warned_folders.add(folder)
-                    problems.append(warning(path, 1, f"'{CLIENTS_DIR}/{folder}' has no client.md, so its notes are not published"))
-                continue
-            if target is not None and target != folder:
-                problems.append(error(path, note.client_line, "'client' names another client than the folder the note is in"))
-                continue
-            target = folder
+        target = _owner(path, note, notes, by_ref, warned_folders, problems)
         if target in members and not note.private:
             members[target].append(note)
+    return members
+
+
+def _references(profiles: dict[str, tuple[Note, str, str]]) -> dict[str, set[str]]:
+    """Name, slug and folder (casefolded) -> the folders they fit, so a `client:` is matched whole, never guessed."""
+    by_ref: dict[str, set[str]] = {}
+    for folder, (_note, name, slug) in profiles.items():
+        for ref in (name, slug, folder):
+            by_ref.setdefault(ref.casefold(), set()).add(folder)
+    return by_ref
+
+
+def _owner(path: str, note: Note, notes: dict[str, Note], by_ref: dict[str, set[str]], warned_folders: set[str],
+           problems: list[Problem]) -> str | None:
+    """The folder of the client a note belongs to, or None, so that a note never joins a client it does not name."""
+    target = None
+    if note.client_ref:
+        target = _referenced(path, note, note.client_ref, by_ref, problems)
+        if target is None:
+            return None
+    folder = client_folder(path)
+    if folder is None:
+        return target
+    if not (notes.get(f"{CLIENTS_DIR}/{folder}/client.md")):
+        if folder not in warned_folders:
+            warned_folders.add(folder)
+            problems.append(warning(path, 1, f"'{CLIENTS_DIR}/{folder}' has no client.md, "
+                                             "so its notes are not published"))
+        return None
+    if target is not None and target != folder:
+        problems.append(error(path, note.client_line, "'client' names another client than the folder the note is in"))
+        return None
+    return folder
+
+
+def _referenced(path: str, note: Note, ref: str, by_ref: dict[str, set[str]], problems: list[Problem]) -> str | None:
+    """The one client `client:` names, or None with an error: a reference that fits two clients is never guessed."""
+    found = by_ref.get(ref.casefold(), set())
+    if not found:
+        problems.append(error(path, note.client_line, "'client' names no client of this vault"))
+        return None
+    if len(found) > 1:
+        problems.append(error(path, note.client_line, "'client' fits more than one client ("
+                              + ", ".join(f"{CLIENTS_DIR}/{f}" for f in sorted(found))
+                              + "); write the folder name of the one you mean"))
+        return None
+    return next(iter(found))
+
+
+def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], members: dict[str, list[Note]],
+             today: dt.date, memo: dict | None, problems: list[Problem]) -> list[Client]:
+    """Every published client in slug order, reused from `memo` where its notes are unchanged, to skip rebuilding it."""
     clients = []
     previous = dict(memo) if memo is not None else {}
     if memo is not None:
@@ -288,7 +323,9 @@ def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None) -> M
     for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
         if profile.private or slug in clashes:
             continue
-        key = (folder, name, slug, profile.sha or id(profile), tuple((n.path, n.sha or id(n)) for n in members[folder]), today)
+        key = (folder, name, slug, profile.sha or id(profile), tuple((n.path, n.sha or id(n)) for n in members[folder]),
+               today)
+        found: list[Problem]
         if key in previous:
             client, found = previous[key]
         else:
@@ -298,8 +335,7 @@ def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None) -> M
             memo[key] = (client, found)
         problems += found
         clients.append(client)
-    slugs = sorted({slug for _, _, slug in profiles.values()})
-    return Model(today, tuple(clients), tuple(problems), tuple(slugs), tuple(sorted(clashes)))
+    return clients
 
 
 def _profiles(notes: dict[str, Note], problems: list[Problem]) -> tuple[dict[str, tuple[Note, str, str]], set[str]]:
@@ -335,6 +371,8 @@ def _session_ids(notes: list[Note]) -> dict[str, str]:
     ids: dict[str, str] = {}
     taken: set[str] = set()
     for note in sorted(notes, key=lambda n: n.path):
+        # parse dates every session note but one with an empty `date:`, which has always failed here
+        assert note.date is not None
         day = note.date.isoformat()
         candidate, n = day, 1
         while candidate in taken:
@@ -351,8 +389,13 @@ class _Open:
 
     def __init__(self, key: str, text: str, ident: str | None, session: str):
         self.key, self.text, self.id, self.session = key, text, ident, session
-        self.due = self.done = self.cancelled = None
-        self.priority = self.start = self.scheduled = self.rule = None
+        self.due: dt.date | None = None
+        self.done: dt.date | None = None
+        self.cancelled: dt.date | None = None
+        self.priority: str | None = None
+        self.start: dt.date | None = None
+        self.scheduled: dt.date | None = None
+        self.rule: str | None = None
         self.depends_on: tuple[str, ...] = ()
         self.occ: dict = {}
         self.undated: list[tuple[str, dt.date | None]] = []
@@ -371,7 +414,7 @@ class _Open:
         rule = recurrence.parse(self.rule)
         return rule.after(day or latest if rule.when_done else latest) if rule else latest
 
-    def occur(self, due: dt.date | None, status: str | None, day: dt.date | None, note_date: dt.date) -> None:
+    def occur(self, due: dt.date | None, status: str | None, day: dt.date | None, note_date: dt.date | None) -> None:
         key = due if due is not None else self.current() if self.rule else self.due
         if key is None and self.rule and status in ("done", "cancelled"):
             self.undated.append((status, day or note_date))
@@ -411,7 +454,8 @@ class _Actions:
             if action is None:
                 changed = True  # a new action, or a mention the coach must hear about
                 if not mention.text:
-                    problems.append(warning(note.path, mention.line, "an action's id matches no earlier action (and it has no text); ignored"))
+                    problems.append(warning(note.path, mention.line, "an action's id matches no earlier action "
+                                                                     "(and it has no text); ignored"))
                     continue
                 key = mention.id or tasks.identity(mention.text)
                 action = self.all[key] = _Open(key, mention.text, mention.id, sid)
@@ -489,6 +533,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
     seen_insights: set[str] = set()
     for note in notes:
         sid = ids[note.path]
+        assert note.date is not None  # _session_ids has dated every note
         set_here, touched, _ = actions.merge(note, sid, problems)
         values = []
         for raw in note.values:
@@ -498,7 +543,8 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
                 # a metric key is the coach's own field name: naming the one meant repeats no note
                 meant = difflib.get_close_matches(raw.key, [m.key for m in profile.metrics], n=1)
                 hint = f"; did you mean '{meant[0]}'?" if meant else ""
-                problems.append(warning(note.path, raw.line, f"metric '{raw.key}' is not defined in {profile_path}; tracked as a number{hint}"))
+                problems.append(warning(note.path, raw.line, f"metric '{raw.key}' is not defined in {profile_path}; "
+                                                             f"tracked as a number{hint}"))
             value = _value(spec, raw, note.path, problems)
             if value is not None:
                 day = raw.date or note.date
@@ -528,7 +574,8 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
             checkins.append(session)
             continue
         if session.produced_nothing:
-            problems.append(warning(note.path, 1, "the session set no action, recorded no metric and captured no insight or future: a progress update, not a milestone"))
+            problems.append(warning(note.path, 1, "the session set no action, recorded no metric and captured no "
+                                                  "insight or future: a progress update, not a milestone"))
         sessions.append(session)
 
     ordered_defs = list(profile.metrics) + sorted((d for d in defs.values() if not d.defined), key=lambda d: d.key)
@@ -643,7 +690,8 @@ def _value(spec: MetricDef, raw: RawValue, path: str, problems: list[Problem]) -
 
 def _metric(spec: MetricDef, values: dict[dt.date, tuple[float, str, str, int]],
             problems: list[Problem] | None = None) -> Metric:
-    points, total = [], 0
+    points: list[Point] = []
+    total: float = 0
     for day in sorted(values):
         value, sid, path, line = values[day]
         if spec.kind == "count" and not math.isfinite(total + value):

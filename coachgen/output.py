@@ -25,6 +25,7 @@ import pickle
 import posixpath
 import shutil
 from pathlib import Path
+from typing import Any
 
 from .config import STATE_DIR
 
@@ -198,8 +199,8 @@ class Output:
                 self.manifest[rel] = known  # a withheld site: still ours, still there
             elif rel not in planned:
                 removals.append(rel)
-        journal = {"staging": str(self.staging), "moves": self.staged, "removals": sorted(removals),
-                   "manifest": self.manifest}
+        journal: dict[str, Any] = {"staging": str(self.staging), "moves": self.staged, "removals": sorted(removals),
+                                   "manifest": self.manifest}
         self._refuse_foreign()
         self._make_folders(self.staged)
         if self.staged or removals:  # with nothing to move or remove, a kill can leave nothing half done

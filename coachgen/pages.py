@@ -8,8 +8,8 @@ import hmac
 import json
 import posixpath
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable
 from html import escape
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from . import charts, i18n, ical, recurrence, tasks
@@ -342,7 +342,8 @@ def embed_problems(client: Client, files: Files | None = None) -> list[Problem]:
 # ---------------------------------------------------------------- the plan
 
 
-def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None], hidden: int = 0) -> list[Page]:
+def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None],
+                hidden: int = 0) -> list[Page]:
     """The overview, its calendar feed and assets; `client_keys` (keys of the clients' pages)
     stand for their data; `hidden` clients are left out of an overview without a password
     because their own sites have one. A coach with a password gets no feed: a calendar app
@@ -382,7 +383,8 @@ def digest(*parts: object) -> str:
 
 
 def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False,
-                 updated: dict[str, dt.date] | None = None, name_key: bytes = b"", checkin_token: str = "") -> list[Page]:
+                 updated: dict[str, dt.date] | None = None, name_key: bytes = b"",
+                 checkin_token: str = "") -> list[Page]:
     """A client's pages. `updated` holds when each note last changed (from git), if known;
     `name_key` names an encrypted site's attachments; `checkin_token` seals the client's
     updates (see checkin.py): without one, the dashboard has no "Send an update" panel."""
@@ -436,8 +438,9 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     action_text = {a.key: repr(a) for a in client.actions}  # each action once, not once per page
     labels = {m.spec.key: m.spec for m in client.metrics}
     # sessions, then the client's check-ins: each a page, with its neighbours of its own kind
-    for sessions, i, session in [(notes, i, s) for notes in (client.sessions, client.checkins) for i, s in enumerate(notes)]:
-        context = {
+    for sessions, i, session in [(notes, i, s) for notes in (client.sessions, client.checkins)
+                                 for i, s in enumerate(notes)]:
+        context: dict[str, Any] = {
             **base, "rel": "../../", "nav": "sessions", "title": session.title, "session": session,
             "body": resolver.html(session, "../../"),
             "actions_set": [actions[k] for k in session.actions_set],
@@ -456,11 +459,13 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
         pages.append(Page(root + session.url + "index.html", client, "session.html", context,
                           notes=resolver.embedded_notes(session), key=key,
                           identity=f"{client.folder}|session|{session.path}"))
-    pages.append(Page(root + "data.json", client, data=lambda: data_json(client, model.today), key=digest("data", whole)))
+    pages.append(Page(root + "data.json", client, data=lambda: data_json(client, model.today),
+                      key=digest("data", whole)))
     if not locked:  # a calendar app cannot decrypt: no calendar for a site with a password
         pages.append(Page(root + "calendar.ics", client, data=lambda: calendar(client, model.today, config),
                           key=digest("calendar", whole, config.base_url, config.timezone)))
-    pages += [Page(root + "assets/files/" + name, client, copy_from=path) for name, path in sorted(resolver.used.items())]
+    pages += [Page(root + "assets/files/" + name, client, copy_from=path)
+              for name, path in sorted(resolver.used.items())]
     if locked:
         pages = [replace(p, path=p.path + (".enc" if p.copy_from else ""), sealed=True) for p in pages]
         pages.append(Page(root + "assets/" + LOCK_JS, client, asset=LOCK_JS))
@@ -561,6 +566,7 @@ def _action_event(action, client: Client, stamp: str, config: Config, summary: s
 
 def _session_event(client: Client, stamp: str, config: Config, summary: str) -> list[tuple[str, str]]:
     """The next session at its time in the vault's timezone (all day when it has no time)."""
+    assert client.next_session is not None  # calendar() adds this event only for a client with one
     day, time = client.next_session
     event = [("SUMMARY", ical.text(summary))]
     if time is None:
@@ -669,6 +675,6 @@ def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str
          "lang": lang,
          "nudge_after_days": config.nudge_after_days, "locked": locked, "hidden": hidden},
         sealed=locked,
-        key=digest("coach", sorted(_site(config).items()), config.language, config.nudge_after_days, model.today, locked, client_keys,
-                   hidden),
+        key=digest("coach", sorted(_site(config).items()), config.language, config.nudge_after_days, model.today,
+                   locked, client_keys, hidden),
     )

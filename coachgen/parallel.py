@@ -6,16 +6,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 MIN_ITEMS = 128
-_shared: object = None
+_shared: Any = None
 
 
-def shared() -> object:
+def shared() -> Any:
     """What the caller of `map` handed to the workers (inherited by fork, never pickled)."""
     return _shared
 

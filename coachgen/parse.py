@@ -174,6 +174,7 @@ def parse_note(path: str, data: bytes, *, is_client: bool, in_client_folder: boo
     if text is None:
         if not is_client and not in_client_folder:
             return None
+        assert problem is not None  # decode gives a problem exactly where it gives no text
         return Note(path, (problem,), ok=False)
     outside = not in_client_folder and not is_client
     if outside and not _MAY_NAME_CLIENT.search(text):
@@ -342,7 +343,7 @@ class _Reader:
         except FieldError as exc:
             self.err(exc.line, "'metrics' " + exc.message)
             return
-        for key, (key_node, value) in items.items():
+        for key, (_key_node, value) in items.items():
             what = f"metric '{key}'"
             if meta.is_null(value):
                 spec = {}
@@ -401,7 +402,8 @@ class _Reader:
         duration = self.get(fields, "duration", meta.as_number)
         html, env = markdown.parse(body, allow_html, take_h1=not title, first_line=body_line)
         if not title:
-            title = env.get("h1") or _LEADING_DATE.sub("", stem, count=1).strip() or (date.isoformat() if date else stem)
+            title = (env.get("h1") or _LEADING_DATE.sub("", stem, count=1).strip()
+                     or (date.isoformat() if date else stem))
         values = tuple(self.metric_values(fields["metrics"][1])) if "metrics" in fields else ()
         future = tuple(Item(t, self.line(n)) for t, n in self.items(fields, "future"))
         mentions = list(self.front_actions(fields))
@@ -541,7 +543,7 @@ class _Reader:
         except FieldError:
             self.err(self.line(node), "'metrics' must map each metric key to a value")
             return
-        for key, (key_node, value) in items.items():
+        for key, (_key_node, value) in items.items():
             if isinstance(value, yaml.MappingNode):
                 try:
                     dated = meta.mapping(value, self.offset)
@@ -564,7 +566,8 @@ class _Reader:
             elif isinstance(value, yaml.ScalarNode):
                 yield _raw(key, None, value, self.line(value))
             else:
-                self.warn(self.line(value), f"metric '{key}': expected a value or a mapping of dates to values; left out")
+                self.warn(self.line(value), f"metric '{key}': expected a value or a mapping of dates to values; "
+                                            "left out")
 
 
 def _plain_scalar(field) -> str | None:

@@ -59,7 +59,8 @@ class Passwords:
                 if isinstance(value, str) and value:
                     self.file[slug] = value
                 else:
-                    self.problems.append(error(SECRETS, self.lines[slug], "a password must be non-empty text in quotes"))
+                    self.problems.append(error(SECRETS, self.lines[slug],
+                                               "a password must be non-empty text in quotes"))
                     self.unreadable = True
             coach = (data.get("coach") or {}).get("password") if isinstance(data.get("coach"), dict) else None
             if isinstance(coach, str) and coach:
@@ -81,8 +82,9 @@ class Passwords:
         names = {env_name(slug): slug for slug in slugs}
         for var in sorted(os.environ):
             if var.startswith(ENV_PREFIX) and var not in names and os.environ[var]:
+                meant = var.removeprefix(ENV_PREFIX).lower().replace("_", "-")
                 found.append(error(CONFIG_FILE, 1, f"the environment variable {var} names no client"
-                                                   f"{_did_you_mean(var.removeprefix(ENV_PREFIX).lower().replace('_', '-'), slugs)}"))
+                                                   f"{_did_you_mean(meant, slugs)}"))
         return found
 
 
@@ -114,12 +116,14 @@ def problems(vault: Path, passwords: Passwords, slugs: list[str]) -> list[Proble
         name = "the coach's overview" if site == COACH else f"client '{site}'"
         why = crypto.weakness(secret)
         if why:
-            found.append(warning(SECRETS, 1, f"the password of {name} is weak ({why}); `coachgen password` makes a strong one"))
+            found.append(warning(SECRETS, 1, f"the password of {name} is weak ({why}); "
+                                             "`coachgen password` makes a strong one"))
         if secret in seen:
             found.append(warning(SECRETS, 1, f"{name} has the same password as {seen[secret]}; give each site its own"))
         seen.setdefault(secret, name)
     if (vault / SECRETS).is_file() and tracked_by_git(vault, SECRETS):
-        found.append(warning(SECRETS, 1, "is tracked by git: remove it from the repository (git rm --cached) and keep .coachgen/ ignored"))
+        found.append(warning(SECRETS, 1, "is tracked by git: remove it from the repository (git rm --cached) "
+                                         "and keep .coachgen/ ignored"))
     return found
 
 
@@ -186,12 +190,14 @@ def save(vault: Path, site: str, secret: str) -> None:
     path = vault / SECRETS
     existing = Passwords(vault)
     if site in existing.file:
-        raise AlreadySet(f"{SECRETS} already has a password for {'the coach' if site == COACH else site}; edit it by hand to change it")
+        raise AlreadySet(f"{SECRETS} already has a password for {'the coach' if site == COACH else site}; "
+                         "edit it by hand to change it")
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     if site == COACH:
         addition = f'\n[coach]\npassword = "{secret}"\n'
     elif re.search(r"^\[passwords\]\s*$", text, re.MULTILINE):
-        text = re.sub(r"^\[passwords\]\s*$", lambda m: m.group(0) + f'\n{json.dumps(site)} = "{secret}"', text, count=1, flags=re.MULTILINE)
+        entry = f'\n{json.dumps(site)} = "{secret}"'
+        text = re.sub(r"^\[passwords\]\s*$", lambda m: m.group(0) + entry, text, count=1, flags=re.MULTILINE)
         addition = ""
     else:
         addition = f'\n[passwords]\n{json.dumps(site)} = "{secret}"\n'

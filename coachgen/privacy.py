@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -51,7 +52,8 @@ class Protection:
         return self.status == ENCRYPTED
 
 
-def decide(config: Config, passwords: Passwords, model: Model, sealed_before: set[str]) -> tuple[dict[str, Protection], list[Problem]]:
+def decide(config: Config, passwords: Passwords, model: Model,
+           sealed_before: set[str]) -> tuple[dict[str, Protection], list[Problem]]:
     """The one place that decides whether each site may be published, and encrypted or not.
 
     Fail closed: a site is published in plain text only where someone said so in writing
@@ -75,7 +77,8 @@ def decide(config: Config, passwords: Passwords, model: Model, sealed_before: se
         if config.passwords == "optional":
             return Protection(site, OPEN_OPTIONAL)
         problems.append(error(where, line, f"{_name(site)} has no password, and this vault requires one: run "
-                                           f"`coachgen password {'coach' if site == COACH else site} --save`, or {fix}"))
+                                           f"`coachgen password {'coach' if site == COACH else site} --save`, "
+                                           f"or {fix}"))
         return Protection(site, WITHHELD, why="no password")
 
     for client in model.clients:
@@ -83,8 +86,8 @@ def decide(config: Config, passwords: Passwords, model: Model, sealed_before: se
         if secret:
             found[client.slug] = Protection(client.slug, ENCRYPTED, secret)
         else:
-            found[client.slug] = plain(client.slug, client.open_by_choice, f"{CLIENTS_DIR}/{client.folder}/client.md", 1,
-                                       "write 'password: none' in its client.md to publish it without one")
+            found[client.slug] = plain(client.slug, client.open_by_choice, f"{CLIENTS_DIR}/{client.folder}/client.md",
+                                       1, "write 'password: none' in its client.md to publish it without one")
     for slug in model.clashes:
         found[slug] = Protection(slug, WITHHELD, why="two clients on this slug")
     secret = passwords.get(COACH)
@@ -95,7 +98,8 @@ def decide(config: Config, passwords: Passwords, model: Model, sealed_before: se
                              "write overview_password = \"none\" in coachgen.toml to publish it without one")
         if found[COACH].status == OPEN_OPTIONAL:
             problems.append(warning(CONFIG_FILE, 1, "the coach's overview has no password: anyone who has coach/ can "
-                                                    f"read it (set [coach] password in {SECRETS} or COACHGEN_COACH_PASSWORD)"))
+                                                    f"read it (set [coach] password in {SECRETS} "
+                                                    "or COACHGEN_COACH_PASSWORD)"))
     if doubt:
         held = sorted(site for site, p in found.items() if p.why == "a password names no client")
         if held:
@@ -245,7 +249,7 @@ PLAIN_ON_SEALED_SITES = ("robots.txt",)
 """What an encrypted site may hold unencrypted besides coachgen's shipped assets."""
 
 
-def check_plan(pages, checked: set[int] = frozenset(), protections: dict[str, Protection] | None = None) -> None:
+def check_plan(pages, checked: Set[int] = frozenset(), protections: dict[str, Protection] | None = None) -> None:
     """Every page's sources belong to its client, no two pages share an output path, and
     (given `protections`) no page belongs to a withheld site and every page of an encrypted
     site is sealed, or is a shipped asset or robots.txt (never a calendar: an app cannot
@@ -254,7 +258,8 @@ def check_plan(pages, checked: set[int] = frozenset(), protections: dict[str, Pr
     seen: set[str] = set()
     notes_of: dict[int, set[str]] = {}
     planned = {page.path: page for page in pages}
-    owners = {_root(page.path): page.client.folder for page in pages if page.client is not None and page.redirect is None}
+    owners = {_root(page.path): page.client.folder for page in pages
+              if page.client is not None and page.redirect is None}
     for page in pages:
         if page.path in seen:
             raise PrivacyError(f"two pages planned on one path: {page.path}")

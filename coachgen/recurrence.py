@@ -11,12 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from dateutil import rrule as rr
 
-_FREQ = {"day": rr.DAILY, "week": rr.WEEKLY, "month": rr.MONTHLY, "year": rr.YEARLY}
+_Freq = Literal[0, 1, 2, 3, 4, 5, 6]
+"""An rrule frequency constant (rr.YEARLY ... rr.SECONDLY)."""
+_Weekday = tuple[int, int | None]
+"""(weekday 0-6, nth in the month or None)."""
+
+_FREQ: dict[str, _Freq] = {"day": rr.DAILY, "week": rr.WEEKLY, "month": rr.MONTHLY, "year": rr.YEARLY}
 _FREQ_NAME = {rr.DAILY: "DAILY", rr.WEEKLY: "WEEKLY", rr.MONTHLY: "MONTHLY", rr.YEARLY: "YEARLY"}
-_DAYS = {name: i for i, name in enumerate(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])}
+_DAYS = {name: i for i, name in enumerate(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                                           "sunday"])}
 _DAY_CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 _MONTHS = {name: i + 1 for i, name in enumerate(["january", "february", "march", "april", "may", "june", "july",
                                                  "august", "september", "october", "november", "december"])}
@@ -28,9 +35,9 @@ _WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
 class Rule:
     text: str
     """The rule as written, white space folded (`every week on Sunday`)."""
-    freq: int
+    freq: _Freq
     interval: int = 1
-    weekdays: tuple[tuple[int, int | None], ...] = ()
+    weekdays: tuple[_Weekday, ...] = ()
     """(weekday 0-6, nth in the month or None)."""
     monthdays: tuple[int, ...] = ()
     months: tuple[int, ...] = ()
@@ -98,58 +105,85 @@ def parse(text: str) -> Rule | None:
     m = re.fullmatch(r"every\s+(.*)", folded)
     if not m:
         return None
-    rest = m.group(1)
-    rest = re.sub(r"^other\s+", "2 ", rest)
-    interval, freq, weekdays, monthdays, months = 1, None, [], [], []
-    m = re.match(r"(\d+)\s+(.*)", rest)
-    if m:
-        interval, rest = int(m.group(1)), m.group(2)
-        if interval < 1 or interval > 1000:
-            return None
+    counted = _interval(re.sub(r"^other\s+", "2 ", m.group(1)))
+    if counted is None:
+        return None
+    interval, rest = counted
     head, _, tail = rest.partition(" on ")
     head, tail = head.strip(), tail.strip()
-    words = _split(head)
+    named = _frequency(_split(head), interval, tail)
+    if named is None:
+        return None
+    freq, weekdays, months = named
+    monthdays: list[int] = []
+    if tail:  # the head fixed no day where a tail may follow: the tail's days are the rule's
+        days = _on(_split(tail), freq)
+        if days is None:
+            return None
+        weekdays, monthdays = days
+    return Rule(shown, freq, interval, tuple(weekdays), tuple(monthdays), tuple(months), when_done)
+
+
+def _interval(rest: str) -> tuple[int, str] | None:
+    """`3 weeks` -> (3, 'weeks'), no count -> 1; None past 1 to 1000, so a rule never runs away."""
+    m = re.match(r"(\d+)\s+(.*)", rest)
+    if not m:
+        return 1, rest
+    interval = int(m.group(1))
+    if interval < 1 or interval > 1000:
+        return None
+    return interval, m.group(2)
+
+
+def _frequency(words: list[str], interval: int, tail: str) -> tuple[_Freq, list[_Weekday], list[int]] | None:
+    """The head's frequency, with the weekdays or months it names, so a tail only ever narrows it."""
     if not words:
         return None
     unit = words[0].rstrip("s") if words[0] not in _DAYS and words[0] not in _MONTHS else None
     if unit in _FREQ and len(words) == 1:
-        freq = _FREQ[unit]
-    elif unit == "weekday" and len(words) == 1 and not tail:
-        freq, weekdays = rr.WEEKLY, [(d, None) for d in range(5)]
-    elif all(w.rstrip("s") in _DAYS for w in words) and interval == 1 and not tail:
-        freq, weekdays = rr.WEEKLY, [(_DAYS[w.rstrip("s")], None) for w in words]
-    elif all(w in _MONTHS for w in words) and interval == 1:
-        freq, months = rr.YEARLY, [_MONTHS[w] for w in words]
-    else:
+        return _FREQ[unit], [], []
+    if unit == "weekday" and len(words) == 1 and not tail:
+        return rr.WEEKLY, [(d, None) for d in range(5)], []
+    if all(w.rstrip("s") in _DAYS for w in words) and interval == 1 and not tail:
+        return rr.WEEKLY, [(_DAYS[w.rstrip("s")], None) for w in words], []
+    if all(w in _MONTHS for w in words) and interval == 1:
+        return rr.YEARLY, [], [_MONTHS[w] for w in words]
+    return None
+
+
+def _on(parts: list[str], freq: _Freq) -> tuple[list[_Weekday], list[int]] | None:
+    """The (weekdays, days of the month) an `on ...` tail names, None where `freq` cannot take them."""
+    if parts and parts[0] == "the":
+        parts = parts[1:]
+    parts = [p for p in parts if p != "the"]
+    if not parts:
         return None
-    if tail:
-        parts = _split(tail)
-        if parts and parts[0] == "the":
-            parts = parts[1:]
-        parts = [p for p in parts if p != "the"]
-        if not parts:
+    if all(p.rstrip("s") in _DAYS for p in parts) and freq == rr.WEEKLY:
+        return [(_DAYS[p.rstrip("s")], None) for p in parts], []
+    if freq in (rr.MONTHLY, rr.YEARLY):
+        return _days_of_month(parts)
+    return None
+
+
+def _days_of_month(parts: list[str]) -> tuple[list[_Weekday], list[int]] | None:
+    """`the 1st and 24th`, `the last`, `the last Friday`, `the 2nd last Friday`, read as Tasks reads them."""
+    weekdays: list[_Weekday] = []
+    monthdays: list[int] = []
+    i = 0
+    while i < len(parts):
+        n = _number(parts[i])
+        if n is None:
             return None
-        if all(p.rstrip("s") in _DAYS for p in parts) and freq == rr.WEEKLY:
-            weekdays = [(_DAYS[p.rstrip("s")], None) for p in parts]
-        elif freq in (rr.MONTHLY, rr.YEARLY):
-            # `the 1st and 24th`, `the last`, `the last Friday`, `the 2nd last Friday`
-            i = 0
-            while i < len(parts):
-                n = _number(parts[i])
-                if n is None:
-                    return None
-                if i + 1 < len(parts) and parts[i + 1] == "last" and n > 0:
-                    n, i = -n, i + 1
-                if i + 1 < len(parts) and parts[i + 1].rstrip("s") in _DAYS:
-                    if not 1 <= abs(n) <= 5:
-                        return None
-                    weekdays.append((_DAYS[parts[i + 1].rstrip("s")], n))
-                    i += 2
-                else:
-                    if not 1 <= abs(n) <= 31:
-                        return None
-                    monthdays.append(n)
-                    i += 1
+        if i + 1 < len(parts) and parts[i + 1] == "last" and n > 0:
+            n, i = -n, i + 1
+        if i + 1 < len(parts) and parts[i + 1].rstrip("s") in _DAYS:
+            if not 1 <= abs(n) <= 5:
+                return None
+            weekdays.append((_DAYS[parts[i + 1].rstrip("s")], n))
+            i += 2
         else:
-            return None
-    return Rule(shown, freq, interval, tuple(weekdays), tuple(monthdays), tuple(months), when_done)
+            if not 1 <= abs(n) <= 31:
+                return None
+            monthdays.append(n)
+            i += 1
+    return weekdays, monthdays

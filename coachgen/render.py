@@ -200,10 +200,11 @@ def environment(overrides: Path | None, compiled: Path | None = None) -> jinja2.
         bytecode_cache=_bytecode_cache(compiled / _OWN_DIGEST) if compiled is not None else None,
     )
     env.add_extension("jinja2.ext.i18n")
-    env.install_null_translations(newstyle=True)  # each page brings its own language: see `render`
+    # each page brings its own language: see `render`
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
     env.globals["lang"] = i18n.language()  # a template rendered without a page's language speaks English
-    env.filters.update(day=day, short_day=short_day, long_day=long_day, short_month_day=short_month_day, weekday_day=weekday_day, clock=clock, num=num,
-                       metric_value=metric_value_filter)
+    env.filters.update(day=day, short_day=short_day, long_day=long_day, short_month_day=short_month_day,
+                       weekday_day=weekday_day, clock=clock, num=num, metric_value=metric_value_filter)
     env.globals.update(due_phrase=_due_phrase, ago=_ago)
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":"), "allow_nan": False}
     return env
@@ -218,6 +219,8 @@ def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None =
     elif page.asset is not None:
         data = asset_path(page.asset).read_bytes()
     else:
+        # a page that is neither data, a copy nor an asset is a template's, with its context
+        assert page.template is not None and page.context is not None
         data = env.get_template(page.template).render(_in_language(page.context)).encode("utf-8")
     if not page.sealed:
         return data
@@ -228,6 +231,7 @@ def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None =
     if page.template is None:
         return envelope
     rel = "../" * logical.count("/")
+    assert page.context is not None  # a template's page has its context
     context = _in_language({"envelope": envelope.decode("ascii"), "rel": rel, "lang": page.context.get("lang")})
     return env.get_template("locked.html").render(context).encode("utf-8")
 

@@ -85,13 +85,14 @@ def init(folder: Path) -> list[Path]:
     return [create(folder / name, text) for name, text in files.items()]
 
 
+# `\x20` is the empty goal item's trailing space, escaped so that the source has none
 CLIENT = '''---
 name: {name}
 started: {today}
 next_session:                      # e.g. {next_week} 10:00
 # engagement: {{sessions: 12, from: {today}, until: {until}}}
 goals:                             # the bigger future they are living into
-  - 
+  -\x20
 metrics:                           # the games: key -> definition (delete what you do not use)
   # weight_kg: {{label: Weight, unit: kg, target: 75, by: {until}, direction: down}}   # a measurement
   # calls: {{label: Sales calls, kind: count, target: 100, by: {until}}}               # amounts that add up
@@ -110,7 +111,8 @@ def new_client(vault: Path, name: str, today: dt.date) -> Path:
     if not folder:
         raise ValueError("a client's name needs letters or digits")
     clients = vault / "clients"
-    existing = sorted(p.name for p in clients.iterdir() if p.is_dir() and slugify(p.name) == folder) if clients.is_dir() else []
+    existing = (sorted(p.name for p in clients.iterdir() if p.is_dir() and slugify(p.name) == folder)
+                if clients.is_dir() else [])
     if folder not in existing and existing:
         folder = existing[0]  # the coach's own folder; `create` still refuses to overwrite its client.md
     text = CLIENT.format(name=name, today=today.isoformat(), next_week=(today + dt.timedelta(days=7)).isoformat(),

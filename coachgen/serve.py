@@ -109,6 +109,7 @@ def host_allowed(header: str | None, server_host: str) -> bool:
     which the browser would then let read the sites.
     """
     header = (header or "").strip().lower()
+    port: str | None
     if header.startswith("["):  # [IPv6]:port
         name, bracket, port = header[1:].partition("]")
         if not bracket or (port and not port.startswith(":")):
@@ -228,7 +229,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(data)
 
     def _index(self) -> bytes:
-        rows = "".join(f'<li><a href="{html.escape(link)}">{html.escape(name)}</a></li>' for link, name in self.preview.sites)
+        rows = "".join(f'<li><a href="{html.escape(link)}">{html.escape(name)}</a></li>'
+                       for link, name in self.preview.sites)
         return (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
             'content="width=device-width, initial-scale=1"><meta name="robots" content="noindex, nofollow">'
@@ -250,10 +252,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             return
         quiet = min(15.0, self.timeout / 2) if self.timeout else 15.0
         seen = -1
+
+        def news_ready() -> bool:
+            """A build after the one last sent has finished (reads `seen` as it is now)."""
+            return self.preview.version != seen and not self.preview.building
+
         try:
             while True:
                 with self.preview.changed:
-                    news = self.preview.changed.wait_for(lambda: self.preview.version != seen and not self.preview.building, timeout=quiet)
+                    news = self.preview.changed.wait_for(news_ready, timeout=quiet)
                     if news:
                         seen = self.preview.version
                         message = b"data: " + self.preview.state() + b"\n\n"

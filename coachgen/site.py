@@ -19,12 +19,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
+from . import __version__, addresses, checkin, history, i18n, output, parallel, privacy, render, vault
 from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
 from . import passwords as passwords_mod
-from . import addresses, checkin, history, i18n, output, parallel, privacy, render, vault
 from .parse import Note, parse_note
 from .problems import Problem, error
 
@@ -178,7 +177,7 @@ class Builder:
         protections, found = privacy.decide(config, passwords, model, sealed_before)
         problems += found
         done("model")
-        secrets = {site: p.secret for site, p in protections.items() if p.encrypted}
+        secrets = _secrets(protections)
         # withheld sites: what an earlier build wrote there stays exactly as it was
         keep = {privacy.site_root(site) for site, p in protections.items() if not p.published}
         shown = replace(model, clients=tuple(c for c in model.clients if protections[c.slug].published))
@@ -189,8 +188,8 @@ class Builder:
         moved_from = addresses.load(config.vault, out_dir)
 
         def plan_all():
-            plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH], names,
-                                      tokens)
+            plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH],
+                                      names, tokens)
             moved, record = addresses.redirects(moved_from, plan, keep, config)
             return plan + moved, reused, record
 
@@ -199,11 +198,13 @@ class Builder:
         for slug, (folder, what) in sorted(self.failed.items()):
             problems.append(_failed(folder, what))
             keep.add(privacy.site_root(slug))
-        result = Result(sorted(set(problems)), model, len(plan), changed=touched, stages=stages, protections=protections)
+        result = Result(sorted(set(problems)), model, len(plan), changed=touched, stages=stages,
+                        protections=protections)
         done("plan")
         if write:
             locks = passwords_mod.locks(config.vault, secrets)
-            env = render.environment(config.vault / vault.OVERRIDES_DIR, config.vault / config_mod.STATE_DIR / "templates")
+            env = render.environment(config.vault / vault.OVERRIDES_DIR,
+                                     config.vault / config_mod.STATE_DIR / "templates")
             try:
                 self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
                             full=changed is None, keep=keep)
@@ -226,14 +227,14 @@ class Builder:
         """Embeds a page shows as links rather than inline, and embedded files not found, for
         each client; an unchanged client (the very same model object, and the same files)
         keeps what was found last time."""
-        self._files(listing)
+        files = self._files(listing)
         found, memo = [], {}
         for client in model.clients:
             known = self.embeds.get(client.slug)
             if known and known[0] is client and known[1] == self.files_key:
                 problems = known[2]
             else:
-                problems = pages_mod.embed_problems(client, self.files)
+                problems = pages_mod.embed_problems(client, files)
             memo[client.slug] = (client, self.files_key, problems)
             found += problems
         self.embeds = memo
@@ -244,7 +245,7 @@ class Builder:
         """Plan every client's pages; a client whose inputs are those of the previous build
         keeps its plan: its pages while watching, or from the disk the paths and keys the last
         build recorded (pages that are only checked against the output, see `_Stale`)."""
-        self._files(listing)
+        files = self._files(listing)
         if self.git:
             head = history.head(config.vault)
             if head != self.git_head:
@@ -267,7 +268,7 @@ class Builder:
                 reused += pages
             else:
                 try:
-                    pages = pages_mod.client_pages(client, model, config, self.files, locked, self.updated, name_key,
+                    pages = pages_mod.client_pages(client, model, config, files, locked, self.updated, name_key,
                                                    token)
                 except Exception as exc:  # a fault must cost one site, never the whole build
                     self.failed[client.slug] = (client.folder, type(exc).__name__)
@@ -286,13 +287,16 @@ class Builder:
         hidden = len(model.clients) - len(listed.clients)
         return plan + pages_mod.coach_pages(listed, config, overview.encrypted, dashboards, hidden), reused
 
-    def _files(self, listing: vault.Listing) -> None:
+    def _files(self, listing: vault.Listing) -> pages_mod.Files:
         """The vault's files as links and embeds look them up, made again when they change."""
         files_key = (tuple(listing.files), tuple((p, s) for p, s in listing.files.items() if not p.endswith(".md")))
         if files_key != self.files_key:
             self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
+        assert self.files is not None  # made above on the first call, when files_key was None
+        return self.files
 
-    def _fingerprint(self, client: model_mod.Client, shared: str, locked: bool, listing: vault.Listing, names: str) -> str:
+    def _fingerprint(self, client: model_mod.Client, shared: str, locked: bool, listing: vault.Listing,
+                     names: str) -> str:
         """Everything a client's pages are made from: the build's settings, its notes (by
         content), when git last changed them, and the files its notes may link or embed.
         While watching, the model object of an unchanged client is the same object, and so
@@ -301,7 +305,9 @@ class Builder:
         known = self.fingerprints.get(client.slug)
         if known and known[0] is client and known[1] == inputs:
             return known[2]
-        notes = [f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"] + [s.path for s in client.sessions + client.checkins]
+        notes = ([f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"]
+                 + [s.path for s in client.sessions + client.checkins])
+        assert self.files is not None  # _plan looked the files up first
         files = self.files.by_folder.get(client.folder, ()) + self.files.shared
         fingerprint = pages_mod.digest(
             shared, client.folder, client.slug, locked, names,
@@ -363,10 +369,11 @@ class Builder:
                     notes[path] = cached.note
                 continue
             todo.append((path, data, sha))
-        for (path, _, _), (sha, note) in zip(todo, parallel.map(_parse_one, todo, (config.vault, config.allow_html))):
+        outcomes = parallel.map(_parse_one, todo, (config.vault, config.allow_html))
+        for (path, _, _), (read_sha, note) in zip(todo, outcomes, strict=True):
             touched.append(path)
-            if sha is not None:  # a file that could not be read is tried again next time
-                self.parsed[path] = _Parsed(listing.files[path], sha, note)
+            if read_sha is not None:  # a file that could not be read is tried again next time
+                self.parsed[path] = _Parsed(listing.files[path], read_sha, note)
             if note is not None:
                 notes[path] = note
         self.dirty.update(_shard(path) for path in touched)
@@ -418,15 +425,16 @@ class Builder:
             for key, client in self.memo.items():  # in the shard of its notes, which share its HTML
                 if (name := f"{model_mod.CLIENTS_DIR}/{key[0]}") in shards:
                     shards[name][1][key] = client
-        for name, (parsed, memo) in shards.items():
+        for name, (shard_parsed, shard_memo) in shards.items():
             target = folder / f"notes-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
-            if parsed:
-                _dump(target, (self.settings, parsed, memo))
+            if shard_parsed:
+                _dump(target, (self.settings, shard_parsed, shard_memo))
             else:
                 target.unlink(missing_ok=True)
         self.dirty = set()
         if self.replanned:
-            stubs = {slug: (fingerprint, [(p.path, p.copy_from, p.asset, p.notes, p.sealed, p.key, p.identity) for p in pages])
+            stubs = {slug: (fingerprint, [(p.path, p.copy_from, p.asset, p.notes, p.sealed, p.key, p.identity)
+                                          for p in pages])
                      for slug, (fingerprint, pages) in self.plans.items()}
             _dump(folder / "plans.pickle", stubs)
             self.replanned = False
@@ -434,7 +442,7 @@ class Builder:
     # ------------------------------------------------------------ writing
 
     def _write(self, plan, reused, env, config, out_dir: Path, listing, result: Result, progress, locks,
-               templates: str, full: bool, keep: set[str] = frozenset()) -> None:
+               templates: str, full: bool, keep: set[str] | frozenset[str] = frozenset()) -> None:
         """Render what changed into staging, then move it into place and remove what the last
         build wrote that is no longer planned, but for the sites in `keep` (see output.py).
         Pages of clients planned unchanged by this Builder are carried over unless `full`."""
@@ -460,16 +468,17 @@ class Builder:
             rendering = time.perf_counter()
             staged = parallel.map(_render_one, [i for i, _ in todo], (plan, env, config.vault, locks, out), tick)
             result.stages["render"] = time.perf_counter() - rendering
-            broken = {}
-            for (i, _), outcome in zip(todo, staged):
+            broken: dict[str, tuple[pages_mod.Page, str]] = {}
+            for (i, _), outcome in zip(todo, staged, strict=True):
                 if isinstance(outcome, str):
                     broken.setdefault(_site_of(plan[i]), (plan[i], outcome))
             for site, (page, what) in sorted(broken.items()):
                 # a site with a page that could not be made stays wholly as it was
                 keep = keep | {privacy.site_root(site)}
                 result.problems.append(_failed(page.client.folder, what) if page.client else
-                                       error(config_mod.CONFIG_FILE, 1, f"coachgen could not build the overview ({what})"))
-            for (i, key), outcome in zip(todo, staged):
+                                       error(config_mod.CONFIG_FILE, 1,
+                                             f"coachgen could not build the overview ({what})"))
+            for (i, key), outcome in zip(todo, staged, strict=True):
                 if isinstance(outcome, str) or _site_of(plan[i]) in broken:
                     continue
                 if out.record(plan[i].path, *outcome, key):
@@ -488,6 +497,16 @@ def _languages(model: model_mod.Model, notes: dict[str, Note], config, problems:
         path = f"{model_mod.CLIENTS_DIR}/{folder}/client.md"
         problems.append(error(path, notes[path].language_line, i18n.unknown("", config.vault)))
     return replace(model, clients=tuple(replace(c, language=None) if c.folder in bad else c for c in model.clients))
+
+
+def _secrets(protections: dict[str, privacy.Protection]) -> dict[str, str]:
+    """Each encrypted site's password, so that exactly those sites are sealed."""
+    found = {}
+    for site, protection in protections.items():
+        if protection.encrypted:
+            assert protection.secret is not None  # privacy.decide encrypts a site only with its password
+            found[site] = protection.secret
+    return found
 
 
 def _failed(folder: str, what: str) -> Problem:
@@ -549,6 +568,7 @@ def _parse_one(item: tuple[str, bytes | None, str | None]) -> tuple[str | None, 
         except OSError as exc:
             return None, Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
         sha = hashlib.sha256(data).hexdigest()
+    assert sha is not None  # given with the data the parent read, else computed just above
     folder = model_mod.client_folder(path)
     note = parse_note(
         path,

@@ -243,7 +243,8 @@ class Client:
                           f"> {self.sentence(8, 16)}", ""]
             if h >= 2 and extras.pop("table", False):
                 lines += ["| Day | Sleep (h) | Steps | Mood |", "| --- | ---: | ---: | --- |"]
-                lines += [f"| {d} | {rng.uniform(5.5, 8.5):.1f} | {rng.randint(2000, 14000)} | {rng.choice(ADJECTIVES)} |"
+                lines += [f"| {d} | {rng.uniform(5.5, 8.5):.1f} | {rng.randint(2000, 14000)} | "
+                          f"{rng.choice(ADJECTIVES)} |"
                           for d in ("Mon", "Tue", "Wed", "Thu", "Fri")]
                 lines.append("")
                 words += 25

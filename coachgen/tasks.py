@@ -32,8 +32,8 @@ _EMOJI_ID = re.compile(r"🆔\ufe0f?\s*([A-Za-z0-9_-]+)")
 # (`%%` to the end of the line), and a signifier left without its value.
 _EMOJI_OTHER = re.compile(r"(?:➕\ufe0f?\s*" + _WRITTEN + r"|🏁\ufe0f?\s*\w+|%%.*$"
                           r"|(?:📅|📆|🗓|✅|❌|🆔|⏳|⌛|🛫|➕|⛔|🏁|🔁)\ufe0f?)")
-_DATAVIEW = re.compile(r"[\[(](due|completion|cancelled|id|scheduled|start|created|priority|repeat|dependsOn|onCompletion)"
-                       r"::\s*([^\])]*)[\])]")
+_DATAVIEW = re.compile(r"[\[(](due|completion|cancelled|id|scheduled|start|created|priority|repeat|dependsOn"
+                       r"|onCompletion)::\s*([^\])]*)[\])]")
 _BLOCK_ID = re.compile(r"\s\^([A-Za-z0-9-]+)\s*$")
 _DATAVIEW_FIELD = {"due": "due", "completion": "done", "cancelled": "cancelled", "id": "id", "start": "start",
                    "scheduled": "scheduled"}
@@ -108,11 +108,11 @@ def parse(line: str) -> TaskLine:
     text = _EMOJI_DEPENDS.sub(" ", text)
     for m in _DATAVIEW.finditer(text):
         key, raw = m.group(1), m.group(2).strip()
-        name = _DATAVIEW_FIELD.get(key)
-        if name == "id":
+        target = _DATAVIEW_FIELD.get(key)
+        if target == "id":
             values["id"] = raw or None
-        elif name:
-            values[name] = _date(raw, name, bad, far, miswritten)
+        elif target:
+            values[target] = _date(raw, target, bad, far, miswritten)
         elif key == "priority" and raw.casefold() in PRIORITY_RANK and raw.casefold() != "normal":
             values["priority"] = raw.casefold()
         elif key == "repeat":

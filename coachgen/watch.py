@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import os
 import threading
 import time
 from pathlib import Path
@@ -57,7 +58,8 @@ class Batches(FileSystemEventHandler):
         if event.event_type in ("opened", "closed_no_write") or (event.is_directory and event.event_type == "modified"):
             return  # reading, and a folder's listing changing with a file in it, are no news
         paths = [event.src_path] + ([event.dest_path] if getattr(event, "dest_path", "") else [])
-        found = [rel for rel in (self.relevant(p) for p in paths) if rel]
+        # a folder watched by its str path reports str paths: fsdecode returns those as they are
+        found = [rel for rel in (self.relevant(os.fsdecode(p)) for p in paths) if rel]
         if not found:
             return
         with self.cond:
@@ -97,7 +99,8 @@ def observe(vault: Path, batches: Batches, poll: bool, warn: Callable[[str], Non
     try:
         observer.start()
     except OSError as exc:
-        warn(f"coachgen: cannot watch the vault with system events ({exc.strerror or exc}); polling every second instead")
+        warn(f"coachgen: cannot watch the vault with system events ({exc.strerror or exc}); "
+             "polling every second instead")
         observer = PollingObserver(timeout=1.0)
         observer.schedule(batches, folder, recursive=True)
         observer.start()
@@ -135,7 +138,8 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
     preview.begin()  # requests wait for the first build
     server = _serve(preview, host, port, next_free_port, echo)  # before building: a busy port fails at once
     try:
-        _watch(vault, config.out_dir, builder, preview, server, poll, echo, first_build, ready, stop or threading.Event())
+        _watch(vault, config.out_dir, builder, preview, server, poll, echo, first_build, ready,
+               stop or threading.Event())
     finally:
         server.shutdown()
         server.server_close()  # frees the port for the next watch at once
@@ -202,7 +206,8 @@ def _watch(vault: Path, out_dir: Path, builder, preview, server, poll: bool, ech
             return
         preview.end(_errors(result), _sites(result))
         what = next(iter(changed)) if len(changed) == 1 else f"{len(changed)} files" if changed else "the vault"
-        echo(f"{what} -> {len(result.written)} page{'s' if len(result.written) != 1 else ''} in {result.seconds * 1000:.0f} ms")
+        pages = f"{len(result.written)} page{'s' if len(result.written) != 1 else ''}"
+        echo(f"{what} -> {pages} in {result.seconds * 1000:.0f} ms")
         for problem in result.problems:
             if problem.path in result.changed or problem.path in changed:
                 echo(str(problem))

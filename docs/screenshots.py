@@ -114,14 +114,15 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> None:
         }, SIZES, out)
         samira = next((c for c in result.model.clients if c.slug == "samira"), client)
         shoot_checkin(Path(tmp) / "site", f"clients/{samira.slug}/index.html", out)
-        vault = shutil.copytree(ROOT / "vault_example", Path(tmp) / "first", ignore=shutil.ignore_patterns(".coachgen", "_site"))
+        not_vault = shutil.ignore_patterns(".coachgen", "_site")
+        vault = shutil.copytree(ROOT / "vault_example", Path(tmp) / "first", ignore=not_vault)
         first_session(vault)
         site.build(vault, out=Path(tmp) / "first-site", today=dt.date(2026, 1, 6), git=False)
         shoot(Path(tmp) / "first-site", {
             "first-session-dashboard": "clients/maya/index.html",
             "first-session-metrics": "clients/maya/metrics/index.html",
         }, {"phone": SIZES["phone"]}, out)
-        german = shutil.copytree(ROOT / "vault_example", Path(tmp) / "de", ignore=shutil.ignore_patterns(".coachgen", "_site"))
+        german = shutil.copytree(ROOT / "vault_example", Path(tmp) / "de", ignore=not_vault)
         settings = german / "coachgen.toml"
         settings.write_text(settings.read_text(encoding="utf-8") + '\nlanguage = "de"\n', encoding="utf-8")
         site.build(german, out=Path(tmp) / "de-site", today=dt.date(2026, 3, 20), git=False)

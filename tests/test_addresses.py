@@ -14,7 +14,8 @@ from playwright.sync_api import sync_playwright
 from coachgen import i18n, site, watch
 from conftest import TODAY, all_output
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
 VAULT = {
     "clients/ada/client.md": "---\nname: Ada Lovelace\n---\n",
     "clients/ada/sessions/2026-01-05.md": "First steps.\n",
@@ -80,7 +81,8 @@ def test_12_2_a_changed_slug_leaves_redirects_at_every_old_page(make_vault, tmp_
     assert "clients/ada-lovelace/sessions/2026-01-05/index.html" in files
     assert redirect_of(out, "clients/ada/index.html") == "../ada-lovelace/"
     assert redirect_of(out, "clients/ada/actions/index.html") == "../../ada-lovelace/actions/"
-    assert redirect_of(out, "clients/ada/sessions/2026-01-05/index.html") == "../../../ada-lovelace/sessions/2026-01-05/"
+    assert (redirect_of(out, "clients/ada/sessions/2026-01-05/index.html")
+            == "../../../ada-lovelace/sessions/2026-01-05/")
     # nothing but redirects stays at the old address: no data, no calendar, no assets
     assert {k for k in files if k.startswith("clients/ada/")} == {
         "clients/ada/index.html", "clients/ada/actions/index.html", "clients/ada/metrics/index.html",
@@ -103,7 +105,8 @@ def test_a_redirect_speaks_its_client_s_language(make_vault, tmp_path):
     text = (out / "clients/ada/index.html").read_text()
     german = i18n.language("de")
     assert '<html lang="de">' in text and f"<title>{german.gettext('Moved')}</title>" in text
-    moved = german.gettext("This page has moved: %(link)s.") % {"link": f'<a href="../ada-l/">{german.gettext("open it here")}</a>'}
+    link = f'<a href="../ada-l/">{german.gettext("open it here")}</a>'
+    moved = german.gettext("This page has moved: %(link)s.") % {"link": link}
     assert moved in text and "This page has moved" not in text
 
 

@@ -310,7 +310,8 @@ LAYOUT_JS = """() => {
     range.selectNodeContents(n);
     const r = range.getBoundingClientRect();
     if (r.right > vw + 1 && !clipped(n)) {
-      spills.push(`text "${n.textContent.trim().slice(0, 50)}" overflows ${describe(parent)} to right ${Math.round(r.right)}`);
+      spills.push(`text "${n.textContent.trim().slice(0, 50)}" overflows ${describe(parent)}`
+                  + ` to right ${Math.round(r.right)}`);
     }
   }
   // report the outermost offenders only: their descendants overflow because they do
@@ -394,7 +395,8 @@ def test_nothing_is_wider_than_the_phone(browsing, page, mode):
     lines = list(lay["offenders"]) + ([f"... and {lay['more']} more"] if lay["more"] else [])
     assert lay["scrollWidth"] <= lay["innerWidth"] and not lay["offenders"], (
         f"{_where(v)}: page is {lay['scrollWidth']} px wide for a {lay['innerWidth']} px viewport; "
-        f"{lay['total']} elements or texts reach past the right edge, outermost:\n  " + "\n  ".join(lines or ["(none found)"])
+        f"{lay['total']} elements or texts reach past the right edge, outermost:\n  "
+        + "\n  ".join(lines or ["(none found)"])
     )
 
 

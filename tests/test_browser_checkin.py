@@ -21,7 +21,8 @@ from conftest import TODAY, write_files
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
 PASSWORD = "correct horse battery staple"
 PHONE = {"width": 390, "height": 844}
 NOW = dt.datetime(2026, 3, 20, 12, 0)
@@ -161,7 +162,8 @@ def test_an_update_is_a_readable_message_with_a_seal_python_opens(served, browse
 
     update = opened(vault, slug, text)
     assert update.site == slug and update.date == NOW.date()
-    assert [(d.key, d.text, d.due) for d in update.done] == [(proposal, "Send the proposal to Bob", dt.date(2026, 3, 25))]
+    assert ([(d.key, d.text, d.due) for d in update.done]
+            == [(proposal, "Send the proposal to Bob", dt.date(2026, 3, 25))])
     assert dict(update.values) == {"weight": "81.2", "meditated": "5", "energy": "7"}
     assert update.note == NOTE
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", update.id)
@@ -186,7 +188,8 @@ def test_an_update_is_a_readable_message_with_a_seal_python_opens(served, browse
     name = "Ada Lovelace" if slug == "ada" else "Bo Diddley"
     assert fields["subject"] == f"Check-in from {name}, 20 March 2026"
     assert "\r\n" in fields["body"] and fields["body"].replace("\r\n", "\n") == text
-    assert page.is_visible("textarea[data-checkin-message]") and "helen@example.org" in page.text_content("[data-checkin-out]")
+    assert page.is_visible("textarea[data-checkin-message]")
+    assert "helen@example.org" in page.text_content("[data-checkin-out]")
     assert errors == []
     page.context.close()
 
@@ -385,7 +388,7 @@ def test_the_whole_round_trip_from_the_page_to_the_chart(tmp_path, browser, slug
         page.fill('input[data-metric="runs"]', "3")
         page.fill("form[data-checkin] textarea", NOTE)
         submit(page)
-        text = composed(page)
+        composed(page)  # waits until the message is composed, before the mail link is read
         address, fields = mail_parts(page.get_attribute("a[data-checkin-send]", "href"))
 
         mail = EmailMessage()  # as the coach's mail program saves what arrived
@@ -406,7 +409,8 @@ def test_the_whole_round_trip_from_the_page_to_the_chart(tmp_path, browser, slug
         page.goto(base + f"clients/{slug}/metrics/index.html")
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0", timeout=30000)
         charts = json.loads(page.text_content("#charts"))
-        drawn = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => el.data.map(t => t.y))")
+        drawn = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                              ".map(el => el.data.map(t => t.y))")
         assert any(79.5 in trace for fig in drawn for trace in fig), drawn
         assert any(3 in fig["data"][0]["y"] for fig in charts.values())  # the count's running total: 0 + 3
         page.goto(base + f"clients/{slug}/index.html")

@@ -29,7 +29,8 @@ def served(tmp_path_factory):
     mp.setenv("COACHGEN_PASSWORD_MAYA", PASSWORD)
     try:
         for code in LANGUAGES:
-            vault = shutil.copytree(EXAMPLE, root / "vaults" / code, ignore=shutil.ignore_patterns(".coachgen", "_site"))
+            vault = shutil.copytree(EXAMPLE, root / "vaults" / code,
+                                    ignore=shutil.ignore_patterns(".coachgen", "_site"))
             config = vault / "coachgen.toml"
             config.write_text(config.read_text(encoding="utf-8") + f'\nlanguage = "{code}"\n', encoding="utf-8")
             result = site.build(vault, out=root / "out" / code, today=TODAY, git=False)
@@ -139,7 +140,8 @@ def test_the_long_date_the_browser_writes_is_babels(served, browser):
     page, _ = visit(browser, f"{served}de/clients/{PLAIN}/index.html")
     for code in i18n.SHIPPED:
         day = dt.date(2026, 3, 20)
-        written = page.evaluate("([tag]) => new Intl.DateTimeFormat(tag, {day: 'numeric', month: 'long', year: 'numeric',"
-                                " timeZone: 'UTC'}).format(new Date(Date.UTC(2026, 2, 20)))", [i18n.language(code).tag])
+        written = page.evaluate("([tag]) => new Intl.DateTimeFormat(tag, {day: 'numeric', month: 'long', "
+                                "year: 'numeric', timeZone: 'UTC'}).format(new Date(Date.UTC(2026, 2, 20)))",
+                                [i18n.language(code).tag])
         assert written == i18n.language(code).long_day(day), code
     page.context.close()

@@ -17,7 +17,8 @@ from coachgen.render import environment, templates_dir
 from test_crypto import KAT_ENVELOPE, PASSWORD, VAULT
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
 
 
 @pytest.fixture(scope="module")

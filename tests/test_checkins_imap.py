@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import imaplib
-import json
 import ipaddress
+import json
 import os
 import pwd
+import shutil
 import socket
 import ssl
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +23,7 @@ import pytest
 
 from coachgen import checkin, inbox
 from conftest import write_files
-from test_checkins_import import DAY, FILES, body, cli, mail, payload, b64, vault_files
+from test_checkins_import import DAY, FILES, b64, body, cli, mail, payload, vault_files
 
 DOVECOT = "/usr/sbin/dovecot"
 USER = "coach@practice.example"
@@ -51,8 +51,9 @@ def certificates(folder: Path) -> tuple[Path, Path, Path]:
           .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
           .not_valid_after(now + dt.timedelta(days=30))
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False,
                                        encipher_only=False, decipher_only=False), critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
@@ -60,7 +61,8 @@ def certificates(folder: Path) -> tuple[Path, Path, Path]:
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -79,8 +81,8 @@ class Server:
         self.root, self.port, self.starttls_port, self.cafile, self.log = root, port, starttls_port, cafile, log
 
     def connect(self) -> imaplib.IMAP4_SSL:
-        conn = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=ssl.create_default_context(cafile=str(self.cafile)),
-                                 timeout=30)
+        conn = imaplib.IMAP4_SSL("127.0.0.1", self.port,
+                                 ssl_context=ssl.create_default_context(cafile=str(self.cafile)), timeout=30)
         conn.login(USER, PASSWORD)
         return conn
 
@@ -286,8 +288,9 @@ def test_a_wrong_password_is_one_line_without_the_password(dovecot, tmp_path):
     assert done.returncode == 1
     no_traceback(done)
     assert "wrong-CANARY-password" not in done.stdout + done.stderr
-    assert done.stderr.splitlines() == [f"coachgen: error: the IMAP server 127.0.0.1:{dovecot.port} refused the login of the [imap] "
-                      "user; check user and password in .coachgen/secrets.toml (or $COACHGEN_IMAP_PASSWORD)"]
+    assert done.stderr.splitlines() == [f"coachgen: error: the IMAP server 127.0.0.1:{dovecot.port} refused the login "
+                                        "of the [imap] user; check user and password in .coachgen/secrets.toml "
+                                        "(or $COACHGEN_IMAP_PASSWORD)"]
     assert vault_files(vault) == before
 
 
@@ -297,7 +300,8 @@ def test_a_server_certificate_not_trusted_is_refused(dovecot, tmp_path):
     assert done.returncode == 1
     no_traceback(done)
     [line] = done.stderr.splitlines()
-    assert line.startswith("coachgen: error: ") and "certificate that could not be verified" in line and "cafile = " in line and ".coachgen/secrets.toml" in line
+    assert line.startswith("coachgen: error: ") and "certificate that could not be verified" in line
+    assert "cafile = " in line and ".coachgen/secrets.toml" in line
 
 
 def test_certificates_and_host_names_are_always_verified(dovecot, tmp_path):
@@ -316,9 +320,12 @@ def test_settings_are_checked_before_connecting(tmp_path):
     cases = {
         "": "put [imap] with host, user and password",
         '[imap]\nhost = "imap.example.org"\n': "[imap] in .coachgen/secrets.toml needs user, password",
-        '[imap]\nhost = "imap.example.org"\nuser = "me"\npassword = "p-CANARY"\nsecurity = "none"\n': "allowed only for a server on this machine",
-        '[imap]\nhost = "imap.example.org"\nuser = "me"\npassword = "p-CANARY"\nsecurity = "tls13"\n': "security in .coachgen/secrets.toml",
-        '[imap]\nhost = "127.0.0.1"\nuser = "me"\npassword = "p-CANARY"\ncafile = "nowhere.pem"\n': "cafile in .coachgen/secrets.toml names no file",
+        '[imap]\nhost = "imap.example.org"\nuser = "me"\npassword = "p-CANARY"\nsecurity = "none"\n':
+            "allowed only for a server on this machine",
+        '[imap]\nhost = "imap.example.org"\nuser = "me"\npassword = "p-CANARY"\nsecurity = "tls13"\n':
+            "security in .coachgen/secrets.toml",
+        '[imap]\nhost = "127.0.0.1"\nuser = "me"\npassword = "p-CANARY"\ncafile = "nowhere.pem"\n':
+            "cafile in .coachgen/secrets.toml names no file",
         "[imap\n": "cannot be read as TOML",
     }
     for n, (secrets_toml, expected) in enumerate(cases.items()):

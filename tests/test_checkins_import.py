@@ -168,7 +168,8 @@ def put(vault: Path, name: str, raw: bytes) -> str:
 
 
 def sealed(vault: Path, slug: str = "ada", **changes) -> str:
-    return checkin.seal(token(vault, slug), payload(site=slug, **changes) if "site" not in changes else payload(**changes))
+    return checkin.seal(token(vault, slug),
+                        payload(site=slug, **changes) if "site" not in changes else payload(**changes))
 
 
 def assert_skipped(done: subprocess.CompletedProcess, label: str, why: str) -> None:
@@ -436,13 +437,15 @@ def test_warnings_never_quote_the_message(vault):
                           subject=canaries["subject"], sender=canaries["sender"]),
         "forged.eml": mail(body(checkin.seal(b64(secrets.token_bytes(32)), payload(note=canaries["note"]))),
                            subject=canaries["subject"], sender=canaries["sender"]),
-        "site.eml": mail(body(checkin.seal(token(vault, "ada"), payload(site="CANARY-SITE"))), subject=canaries["subject"]),
+        "site.eml": mail(body(checkin.seal(token(vault, "ada"), payload(site="CANARY-SITE"))),
+                         subject=canaries["subject"]),
         "rating.eml": mail(body(sealed(vault, values={"energy": "CANARY-RATING"}))),
         "habit.eml": mail(body(sealed(vault, values={"meditation": "99999"}))),
         # written, with warnings: a game that is gone, an action ticked that is gone
         "written.eml": mail(body(sealed(vault, id="WrittenWrittenWritten1", values={"CANARY_KEY": "1"},
                                         done=[{"key": "CANARY-KEY", "text": "CANARY-ACTION", "due": None}],
-                                        note=canaries["note"])), subject=canaries["subject"], sender=canaries["sender"]),
+                                        note=canaries["note"])),
+                              subject=canaries["subject"], sender=canaries["sender"]),
     }
     labels = [put(vault, name, raw) for name, raw in cases.items()]
     done = import_(vault, *labels)
@@ -457,7 +460,8 @@ def test_a_message_changes_only_the_client_whose_token_sealed_it(vault):
     """Bo's page sealing an update that ticks Ada's action and names Ada's games: it lands in
     Bo's folder, and Ada's action stays open."""
     update = checkin.seal(token(vault, "bo"), payload(
-        site="bo", id="BoBoBoBoBoBoBoBoBoBoBo", done=[PROPOSAL, {"key": "bank", "text": "Call the bank 🆔 bank 📅 2026-01-01"}],
+        site="bo", id="BoBoBoBoBoBoBoBoBoBoBo",
+        done=[PROPOSAL, {"key": "bank", "text": "Call the bank 🆔 bank 📅 2026-01-01"}],
         values={"weight_kg": "90", "meditation": "5"}, note="From Bo"))
     label = put(vault, "bo.eml", mail(body(update), sender="Bo <bo@example.org>"))
     before = vault_files(vault)
@@ -467,10 +471,12 @@ def test_a_message_changes_only_the_client_whose_token_sealed_it(vault):
     new = set(vault_files(vault)) - set(before)
     assert new == {"clients/bo/check-ins/2026-03-20.md"}
     text = (vault / "clients/bo/check-ins/2026-03-20.md").read_text()
-    assert text.startswith(f"---\ndate: 2026-03-20\nsource: check-in\ncheckin: BoBoBoBoBoBoBoBoBoBoBo\nmetrics:\n  weight_kg: 90\n---\n")
+    assert text.startswith("---\ndate: 2026-03-20\nsource: check-in\ncheckin: BoBoBoBoBoBoBoBoBoBoBo\n"
+                           "metrics:\n  weight_kg: 90\n---\n")
     assert "# Update from Bo\n" in text
     # Ada's keys are not Bo's actions: written by their text (signifiers gone, escaped), in Bo's note only
-    assert "- [x] Send the proposal to Bob ✅ 2026-03-20\n- [x] Call the bank bank 2026\\-01\\-01 ✅ 2026-03-20\n" in text
+    assert ("- [x] Send the proposal to Bob ✅ 2026-03-20\n"
+            "- [x] Call the bank bank 2026\\-01\\-01 ✅ 2026-03-20\n") in text
     assert "🆔" not in text and "📅" not in text
     assert done.stderr.count("an action it ticks is no longer in the vault; written by its text") == 2
     assert done.stderr.count("a value for a game this client no longer has was left out") == 1

@@ -170,8 +170,10 @@ def test_E5_weak_reused_and_rotated_passwords(make_vault, tmp_path, monkeypatch)
     monkeypatch.setenv("COACHGEN_PASSWORD_BOB", "short")
     vault = make_vault(VAULT)
     problems = [str(p) for p in site.build(vault, write=False, today=dt.date(2026, 3, 20)).problems]
-    assert ".coachgen/secrets.toml:1: warning: the password of client 'ada' is weak (shorter than 12 characters); `coachgen password` makes a strong one" in problems
-    assert ".coachgen/secrets.toml:1: warning: client 'bob' has the same password as client 'ada'; give each site its own" in problems
+    assert (".coachgen/secrets.toml:1: warning: the password of client 'ada' is weak (shorter than 12 characters); "
+            "`coachgen password` makes a strong one") in problems
+    assert (".coachgen/secrets.toml:1: warning: client 'bob' has the same password as client 'ada'; "
+            "give each site its own") in problems
     assert all("short" not in p.split("warning:")[1].replace("shorter", "") for p in problems)
     # rotation: after a new password, nothing made with the old key remains
     monkeypatch.delenv("COACHGEN_PASSWORD_BOB")
@@ -196,7 +198,8 @@ def test_rebuild_keeps_the_salt_and_writes_nothing(locked_site):
 
 
 def test_secrets_file_and_environment(make_vault, tmp_path, monkeypatch):
-    vault = make_vault({**VAULT, ".coachgen/secrets.toml": f'[passwords]\nada = "{PASSWORD}"\n[coach]\npassword = "c-{PASSWORD}"\n'})
+    vault = make_vault({**VAULT, ".coachgen/secrets.toml": f'[passwords]\nada = "{PASSWORD}"\n'
+                                                           f'[coach]\npassword = "c-{PASSWORD}"\n'})
     store = passwords.Passwords(vault)
     assert store.get("ada") == PASSWORD and store.get(passwords.COACH) == "c-" + PASSWORD
     monkeypatch.setenv("COACHGEN_PASSWORD_ADA", "from-the-environment-wins")

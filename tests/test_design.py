@@ -17,7 +17,8 @@ from coachgen import site
 from conftest import EXAMPLE
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
 MODES = [((390, 844), "light"), ((1280, 800), "light"), ((390, 844), "dark"), ((1280, 800), "dark")]
 
 

@@ -164,7 +164,8 @@ def test_F3_a_client_reference_that_fits_two_clients_is_refused(make_vault, tmp_
     assert any(p.startswith("inbox/2026-01-06 sam.md:2: error: 'client' fits more than one client") for p in problems)
     assert "inbox/2026-01-08 prefix.md:2: error: 'client' names no client of this vault" in problems
     assert not leaks(out, "CANARY-JORDAN", "CANARY-SAM", "CANARY-PREFIX")
-    assert leaks(out, "CANARY-SMITH-OK") and all(f.startswith("clients/jordan/") for _, f in leaks(out, "CANARY-SMITH-OK"))
+    assert leaks(out, "CANARY-SMITH-OK")
+    assert all(f.startswith("clients/jordan/") for _, f in leaks(out, "CANARY-SMITH-OK"))
 
 
 # ---------------------------------------------------------------- the default: passwords required
@@ -196,7 +197,8 @@ def test_the_fix_the_error_names_works(make_vault, tmp_path, monkeypatch):
 
 
 def test_a_password_written_in_client_md_is_refused(make_vault, tmp_path):
-    vault = make_vault({**ALICE, "clients/alice/client.md": "---\nname: Alice Lovelace\npassword: hunter2-CANARY\n---\n"})
+    vault = make_vault({**ALICE,
+                        "clients/alice/client.md": "---\nname: Alice Lovelace\npassword: hunter2-CANARY\n---\n"})
     out = tmp_path / "out"
     result = build(vault, out)
     assert any(e.startswith("clients/alice/client.md:3: error: 'password' in client.md may only be 'none'")
@@ -219,7 +221,8 @@ def test_an_overview_without_a_password_lists_no_protected_client(make_vault, tm
 
 
 def test_a_site_that_loses_its_password_is_not_rebuilt_in_plain_text(make_vault, tmp_path, monkeypatch):
-    vault = make_vault({**ALICE, ".coachgen/secrets.toml": f'[passwords]\nalice = "{PASSWORD}"\n[coach]\npassword = "c-{PASSWORD}"\n'})
+    vault = make_vault({**ALICE, ".coachgen/secrets.toml": f'[passwords]\nalice = "{PASSWORD}"\n'
+                                                           f'[coach]\npassword = "c-{PASSWORD}"\n'})
     out = vault / "_site"  # where `check` looks, as `build` writes it by default
     assert not build(vault, out).errors
     before = all_output(out)
@@ -229,7 +232,8 @@ def test_a_site_that_loses_its_password_is_not_rebuilt_in_plain_text(make_vault,
     messages = errors(result)
     assert any(e.startswith("clients/alice/client.md:1: error: client 'alice' was published with a password and has "
                             "none now") for e in messages), messages
-    assert any(e.startswith("coachgen.toml:1: error: the coach's overview was published with a password") for e in messages)
+    assert any(e.startswith("coachgen.toml:1: error: the coach's overview was published with a password")
+               for e in messages)
     after = all_output(out)
     assert {k: v for k, v in after.items() if k.startswith(("clients/alice/", "coach/"))} == \
            {k: v for k, v in before.items() if k.startswith(("clients/alice/", "coach/"))}
@@ -301,7 +305,8 @@ def test_F17_a_plain_base_url_is_used(make_vault, tmp_path):
                         "clients/bob/sessions/2026-01-05.md": "- [ ] Call 📅 2026-04-01\n"})
     out = tmp_path / "out"
     assert not build(vault, out).errors
-    assert b"URL:https://coaching.example.org/sites/clients/bob/actions/" in (out / "clients/bob/calendar.ics").read_bytes()
+    calendar = (out / "clients/bob/calendar.ics").read_bytes()
+    assert b"URL:https://coaching.example.org/sites/clients/bob/actions/" in calendar
 
 
 # ---------------------------------------------------------------- property: random slips

@@ -40,7 +40,8 @@ def body_of(page: str) -> str:
 def test_12_3_new_session_guidance_is_comments_and_an_untouched_note_stays_off_the_site(tmp_path):
     vault = write_files(tmp_path / "vault", {
         "clients/ada/client.md": PROFILE,
-        "clients/ada/sessions/2026-03-02.md": "---\ntitle: Kickoff\n---\n- [ ] Call the bank 📅 2026-03-25\n- [ ] Book three calls\n",
+        "clients/ada/sessions/2026-03-02.md": "---\ntitle: Kickoff\n---\n- [ ] Call the bank 📅 2026-03-25\n"
+                                              "- [ ] Book three calls\n",
         "clients/bo/client.md": "---\nname: Bo\n---\n",
         "clients/bo/sessions/2026-03-02.md": "---\ntitle: Kickoff\ninsights: [Rest.]\n---\nWe met.\n",
     })
@@ -118,7 +119,8 @@ def test_12_3_an_insight_written_twice_is_shown_once(tmp_path):
         "clients/ada/client.md": PROFILE,
         "clients/ada/sessions/2026-03-02.md": "---\ntitle: One\ninsights: [Done beats perfect.]\n---\n"
                                               "> [!insight]\n> done   beats\n> PERFECT.\n",
-        "clients/ada/sessions/2026-03-09.md": "---\ntitle: Two\ninsights: [Done beats  perfect., Rest matters.]\n---\nOk.\n",
+        "clients/ada/sessions/2026-03-09.md": "---\ntitle: Two\ninsights: [Done beats  perfect., Rest matters.]\n"
+                                              "---\nOk.\n",
     })
     result = site.build(vault, out=tmp_path / "out", today=TODAY, git=False)
     client = result.model.clients[0]
@@ -171,7 +173,7 @@ def test_12_4_a_task_date_not_written_yyyy_mm_dd_is_a_warning_and_leaves_the_tex
     path = "clients/ada/sessions/2026-03-02.md"
     warned = {p.line: p.message for p in result.problems if p.path == path}
     assert sorted(warned) == [4, 5, 6, 7, 8]
-    for line, name in zip((4, 5, 6, 7, 8), ("due", "due", "done", "cancelled", "due")):
+    for line, name in zip((4, 5, 6, 7, 8), ("due", "due", "done", "cancelled", "due"), strict=True):
         assert warned[line] == f"the action's {name} date must be written YYYY-MM-DD; it is left out"
     actions = {a.text: a for a in result.model.clients[0].actions}
     assert sorted(actions) == ["Ask for a referral", "Book the venue", "Call the bank", "Drop the ad", "Real date",
@@ -185,7 +187,8 @@ def test_12_4_an_embedded_file_that_is_not_there_is_a_warning_at_its_line(tmp_pa
         "clients/ada/client.md": PROFILE,
         "clients/ada/sessions/2026-03-02.md": "---\ntitle: One\n---\nText first.\n\n![[missing-photo.jpg]]\n\n"
                                               "A paragraph\nover lines ![alt](missing.png) here.\n\n"
-                                              "![[theirs.png]] ![[here.png]]\n\n> [!note] Callout\n> ![[gone.png|200]]\n",
+                                              "![[theirs.png]] ![[here.png]]\n\n"
+                                              "> [!note] Callout\n> ![[gone.png|200]]\n",
         "clients/ada/sessions/here.png": b"\x89PNG ours",
         "clients/bo/client.md": "---\nname: Bo\n---\n",
         "clients/bo/theirs.png": b"\x89PNG theirs",

@@ -114,7 +114,8 @@ def test_12_9_digest_without_coach_or_base_url_signs_with_no_name_and_has_no_lin
 
 
 def session(text: str):
-    return parse_note("clients/ada/sessions/x.md", text.encode(), is_client=False, in_client_folder=True, allow_html=False)
+    return parse_note("clients/ada/sessions/x.md", text.encode(), is_client=False, in_client_folder=True,
+                      allow_html=False)
 
 
 JARGON = ("mapping values", "expected key", "while parsing", "while scanning", "token", "stream", "indicator")
@@ -292,7 +293,8 @@ def test_12_12_the_overview_says_truthfully_what_it_shows(tmp_path):
 def test_12_12_no_updated_date_after_the_pages_today(tmp_path):
     vault = one_session_vault(tmp_path)
     env = {**os.environ, "GIT_AUTHOR_NAME": "c", "GIT_AUTHOR_EMAIL": "c@x", "GIT_COMMITTER_NAME": "c",
-           "GIT_COMMITTER_EMAIL": "c@x", "GIT_AUTHOR_DATE": "2026-11-27T12:00:00", "GIT_COMMITTER_DATE": "2026-11-27T12:00:00"}
+           "GIT_COMMITTER_EMAIL": "c@x", "GIT_AUTHOR_DATE": "2026-11-27T12:00:00",
+           "GIT_COMMITTER_DATE": "2026-11-27T12:00:00"}
     for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "start"]):
         subprocess.run(["git", *args], cwd=vault, check=True, capture_output=True, env=env)
     site.build(vault, out=tmp_path / "out", today=TODAY)

@@ -68,7 +68,8 @@ def test_every_message_is_translated_with_its_placeholders(code):
         wanted = set(PLACEHOLDER.findall(" ".join(ids(message))))
         for text in strings(found):
             # a plural form may leave the number out ("un jour"), never add or rename one
-            if not set(PLACEHOLDER.findall(text)) <= wanted or (len(strings(found)) == 1 and set(PLACEHOLDER.findall(text)) != wanted):
+            named = set(PLACEHOLDER.findall(text))
+            if not named <= wanted or (len(strings(found)) == 1 and named != wanted):
                 broken.append(ids(message)[0])
     assert missing == [] and broken == []
 

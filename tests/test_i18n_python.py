@@ -19,7 +19,8 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from icalendar import Calendar
 
-from coachgen import charts, config as config_mod, digest, i18n, pages, scaffold, site
+from coachgen import charts, digest, i18n, pages, scaffold, site
+from coachgen import config as config_mod
 from coachgen.markdown import task_due, task_prefix
 from coachgen.model import Metric, Point
 from coachgen.parse import MetricDef
@@ -200,7 +201,9 @@ def test_chart_names_money_and_separators_in_german(de):
     assert "separators" not in english["layout"] and english["layout"]["yaxis"]["tickprefix"] == "£"
     assert english["data"][0]["hovertemplate"].endswith(": %{y}<extra></extra>")
     count = Metric(MetricDef("c", "Anrufe", None, "count", 100, None, "up", 10), points)
-    assert [t["name"] for t in charts.figure(count, lang=de)["data"]] == ["Summe", i18n.language("de").gettext("Target")]  # not in the test's de.po: the shipped one
+    # "Target" is not in the test's de.po: the shipped one translates it
+    target = i18n.language("de").gettext("Target")
+    assert [t["name"] for t in charts.figure(count, lang=de)["data"]] == ["Summe", target]
     habit = Metric(MetricDef("h", "Meditation", None, "habit", 6 / 7, None, "up", 10),
                    (Point(dt.date(2026, 3, 16), 4 / 7, 4 / 7, "s"),))
     bars = charts.figure(habit, lang=de)["data"][0]

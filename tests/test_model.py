@@ -53,7 +53,8 @@ actions:
 """,
     })
     deck, calls, bank = actions["deck"], actions["book three customer calls"], actions["call the bank"]
-    assert (deck.text, deck.status, deck.done, deck.session) == ("Draft the pitch deck", "done", dt.date(2026, 1, 18), "2026-01-05")
+    assert ((deck.text, deck.status, deck.done, deck.session)
+            == ("Draft the pitch deck", "done", dt.date(2026, 1, 18), "2026-01-05"))
     assert deck.on_time
     # done without a date takes the date of the note that marked it done; the first text is the one shown
     assert (bank.text, bank.status, bank.done) == ("Call the bank", "done", dt.date(2026, 1, 12))
@@ -93,20 +94,24 @@ def test_unknown_id_without_text_is_ignored_with_a_warning(make_vault):
         "clients/ada/s/2026-01-05.md": "---\nactions:\n  - id: nowhere\n    done: true\n---\nBody\n",
     })
     assert actions == {}
-    assert "clients/ada/s/2026-01-05.md:3: warning: an action's id matches no earlier action (and it has no text); ignored" in map(str, result.problems)
+    assert ("clients/ada/s/2026-01-05.md:3: warning: an action's id matches no earlier action (and it has no text); "
+            "ignored") in map(str, result.problems)
 
 
 def test_action_order_due_then_text(make_vault):
     _, clients = model_of(make_vault, {
-        "clients/ada/s/2026-01-05.md": "- [ ] b late 📅 2026-05-01\n- [ ] Z none\n- [ ] a none\n- [ ] c early 📅 2026-04-01\n",
+        "clients/ada/s/2026-01-05.md": "- [ ] b late 📅 2026-05-01\n- [ ] Z none\n- [ ] a none\n"
+                                       "- [ ] c early 📅 2026-04-01\n",
     })
     assert [a.text for a in clients["ada"].actions] == ["c early", "b late", "a none", "Z none"]
 
 
 def test_metric_kinds(make_vault):
     result, clients = model_of(make_vault, {
-        "clients/ada/s/2026-01-05.md": "---\nmetrics:\n  weight_kg: 82\n  calls: 10\n  energy: 6\n  meditated: 5/7\n---\nx",
-        "clients/ada/s/2026-01-12.md": "---\nmetrics:\n  weight_kg: 81.5\n  calls: {2026-01-10: 5, 2026-01-12: 12}\n  energy: 8\n  meditated: true\n---\nx",
+        "clients/ada/s/2026-01-05.md": "---\nmetrics:\n  weight_kg: 82\n  calls: 10\n  energy: 6\n"
+                                       "  meditated: 5/7\n---\nx",
+        "clients/ada/s/2026-01-12.md": "---\nmetrics:\n  weight_kg: 81.5\n  calls: {2026-01-10: 5, 2026-01-12: 12}\n"
+                                       "  energy: 8\n  meditated: true\n---\nx",
         "clients/ada/s/2026-01-19.md": "---\nmetrics:\n  meditated: 7/7\n---\nx",
         "clients/ada/s/2026-01-26.md": "---\nmetrics:\n  meditated: 3/7\n  sleep_h: 7.5\n---\nx",
     })
@@ -150,8 +155,8 @@ def test_later_session_wins_on_the_same_date(make_vault):
 
 @pytest.mark.parametrize(
     "value, message",
-    [("NaN", "must be a number"), (".inf", "must be a number"), ('"70,5"', "must be a number"), ("12%", "must be a number"),
-     ("true", "must be a number")],
+    [("NaN", "must be a number"), (".inf", "must be a number"), ('"70,5"', "must be a number"),
+     ("12%", "must be a number"), ("true", "must be a number")],
 )
 def test_bad_metric_value_is_an_error_and_only_that_value_is_dropped(make_vault, value, message):
     result, clients = model_of(make_vault, {
@@ -161,13 +166,16 @@ def test_bad_metric_value_is_an_error_and_only_that_value_is_dropped(make_vault,
     assert [s.id for s in ada.sessions] == ["2026-01-05"]
     metrics = {m.spec.key: m for m in ada.metrics}
     assert metrics["weight_kg"].points == () and [p.value for p in metrics["energy"].points] == [7]
-    assert any(str(p).startswith("clients/ada/s/2026-01-05.md:3: error: ") and message in p.message for p in result.problems)
+    assert any(str(p).startswith("clients/ada/s/2026-01-05.md:3: error: ") and message in p.message
+               for p in result.problems)
 
 
 def test_rating_out_of_scale_and_bad_habit(make_vault):
-    result, _ = model_of(make_vault, {"clients/ada/s/2026-01-05.md": "---\nmetrics:\n  energy: 11\n  meditated: 8/7\n---\nx"})
+    result, _ = model_of(make_vault, {"clients/ada/s/2026-01-05.md": "---\nmetrics:\n  energy: 11\n"
+                                                                     "  meditated: 8/7\n---\nx"})
     messages = [str(p) for p in result.errors]
-    assert "clients/ada/s/2026-01-05.md:3: error: metric 'energy' is a rating from 1 to its 'scale' in client.md" in messages
+    assert ("clients/ada/s/2026-01-05.md:3: error: metric 'energy' is a rating from 1 to its 'scale' "
+            "in client.md") in messages
     assert any(m.startswith("clients/ada/s/2026-01-05.md:4: error: metric 'meditated' is a habit") for m in messages)
 
 
@@ -202,7 +210,8 @@ def test_membership_rules(make_vault):
     assert [s.path for s in clients["bob"].sessions] == ["inbox/2026-01-06 call.md"]
     problems = set(map(str, result.problems))
     assert "inbox/2026-01-07 call.md:2: error: 'client' names no client of this vault" in problems
-    assert "clients/ada/s/2026-01-08.md:2: error: 'client' names another client than the folder the note is in" in problems
+    assert ("clients/ada/s/2026-01-08.md:2: error: 'client' names another client than the folder "
+            "the note is in") in problems
     assert any(p.startswith("clients/nobody/2026-01-11.md:1: warning:") for p in problems)
 
 

@@ -18,7 +18,6 @@ from coachgen import pages
 from coachgen import synthetic as generator
 from coachgen.config import Config
 from coachgen.model import Action, Client, Model
-
 from conftest import ROOT, all_output
 
 
@@ -144,7 +143,8 @@ def test_calendars_match_what_icalendar_writes(texts, name, coach, zone, at, bas
     assume("\\N" not in name and not any("\\N" in t for t in texts))
     today = dt.date(2026, 3, 20)
     actions = tuple(Action(key=f"key {i}", id=None, text=t, due=today + dt.timedelta(days=i - 2), done=None,
-                           cancelled=None, status="overdue" if i < 2 else "open", session="s") for i, t in enumerate(texts))
+                           cancelled=None, status="overdue" if i < 2 else "open", session="s")
+                    for i, t in enumerate(texts))
     client = Client(folder="ada", name=name or "Ada", slug="ada", started=None, next_session=(today, at),
                     goals=(), sessions=(), actions=actions, metrics=(), insights=(), future=())
     config = Config(vault=Path("."), title="Northstar, Coaching", coach="Helen", base_url=base_url, timezone=zone)

@@ -97,9 +97,11 @@ def test_D2_readers_never_see_a_missing_or_truncated_page(make_vault, tmp_path):
     assert bad == []
 
 
-@pytest.mark.parametrize("title", ["../x", "CON", "aux.txt", "name.", "a:b", "x" * 300, "🙂 emoji", "..", "/etc/passwd"])
+@pytest.mark.parametrize("title", ["../x", "CON", "aux.txt", "name.", "a:b", "x" * 300, "🙂 emoji", "..",
+                                   "/etc/passwd"])
 def test_D4_titles_make_safe_page_paths(make_vault, tmp_path, title):
-    vault = make_vault({**NOTES, "clients/ada/s/evil.md": f"---\ndate: 2026-02-01\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\nEvil."})
+    written = json.dumps(title, ensure_ascii=False)
+    vault = make_vault({**NOTES, "clients/ada/s/evil.md": f"---\ndate: 2026-02-01\ntitle: {written}\n---\nEvil."})
     result = build(vault, tmp_path / "out")
     ada = next(c for c in result.model.clients if c.slug == "ada")
     session = next(s for s in ada.sessions if s.path.endswith("evil.md"))
@@ -111,7 +113,8 @@ def test_D4_titles_make_safe_page_paths(make_vault, tmp_path, title):
 
 
 def test_D4_case_and_accent_twins_get_their_own_pages(make_vault, tmp_path):
-    vault = make_vault({**NOTES, "clients/ada/s/2026-02-01 Café.md": "NFC", "clients/ada/s/2026-02-01 Cafe\u0301 .md": "NFD",
+    vault = make_vault({**NOTES, "clients/ada/s/2026-02-01 Café.md": "NFC",
+                        "clients/ada/s/2026-02-01 Cafe\u0301 .md": "NFD",
                         "clients/ada/s/2026-02-01 CAFE.md": "upper"})
     result = build(vault, tmp_path / "out")
     ids = sorted(s.id for s in next(c for c in result.model.clients if c.slug == "ada").sessions if s.date.month == 2)
@@ -173,7 +176,8 @@ def test_D6_a_full_disk_fails_the_build_and_keeps_the_old_site(make_vault, tmp_p
 def test_D6_the_command_reports_a_write_fault_without_a_traceback(make_vault, tmp_path):
     vault_dir = make_vault(NOTES)
     (tmp_path / "out").write_text("a file where the output folder should be")
-    done = subprocess.run([sys.executable, "-m", "coachgen", "build", str(vault_dir), "--out", str(tmp_path / "out" / "site")],
+    done = subprocess.run([sys.executable, "-m", "coachgen", "build", str(vault_dir),
+                           "--out", str(tmp_path / "out" / "site")],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("coachgen: error: cannot write the output")
@@ -291,7 +295,8 @@ def test_F11_a_kill_before_the_journal_is_complete_leaves_the_old_site(make_vaul
 
 
 @pytest.mark.parametrize("kill_after", [1, 8, 15])
-def test_F11_each_site_is_wholly_old_or_wholly_new_once_the_next_build_ran(make_vault, tmp_path, monkeypatch, kill_after):
+def test_F11_each_site_is_wholly_old_or_wholly_new_once_the_next_build_ran(make_vault, tmp_path, monkeypatch,
+                                                                          kill_after):
     """os.replace failing part-way through the commit (an error rather than a kill): the next
     build leaves every client's site and the coach's wholly new."""
     vault, out, old, new = changed_vault(make_vault, tmp_path)

@@ -107,7 +107,8 @@ def test_date_with_time_counts_its_date():
 
 
 def test_note_outside_clients_without_client_is_ignored():
-    assert parse_note("coach/ideas.md", b"# Ideas\n- [ ] x", is_client=False, in_client_folder=False, allow_html=False) is None
+    assert parse_note("coach/ideas.md", b"# Ideas\n- [ ] x", is_client=False, in_client_folder=False,
+                      allow_html=False) is None
 
 
 def test_allow_html_passes_raw_html():
@@ -128,7 +129,8 @@ ERRORS = {
     "private-quoted": ("---\ndate: 2026-01-05\nprivate: \"false\"\n---\nBody", 3, "must be true or false"),
     "duplicate-key": ("---\ndate: 2026-01-05\ntitle: a\ntitle: b\n---\nBody", 4, "duplicate key"),
     "alias": ("---\ndate: &d 2026-01-05\ntitle: *d\n---\nBody", 3, "anchors and aliases"),
-    "python-tag": ("---\ndate: 2026-01-05\ntitle: !!python/object/apply:os.system [echo hi]\n---\nBody", 3, "unsupported YAML tag"),
+    "python-tag": ("---\ndate: 2026-01-05\ntitle: !!python/object/apply:os.system [echo hi]\n---\nBody", 3,
+                   "unsupported YAML tag"),
     "binary-tag": ("---\ndate: 2026-01-05\ntitle: !!binary aGk=\n---\nBody", 3, "unsupported YAML tag"),
     "set-tag": ("---\ndate: 2026-01-05\ntags: !!set {a, b}\n---\nBody", 3, "unsupported YAML tag"),
     "empty": ("   \n\n", 1, "empty"),
@@ -151,7 +153,8 @@ def test_bad_input_is_an_error_naming_file_and_line(case):
 
 def test_undecodable_bytes_name_their_line():
     note = session(b"---\ndate: 2026-01-05\n---\nfine\ncaf\xe9\n")
-    assert not note.ok and str(note.problems[0]) == "clients/ada/sessions/x.md:5: error: not UTF-8 text (save the file as UTF-8)"
+    assert not note.ok
+    assert str(note.problems[0]) == "clients/ada/sessions/x.md:5: error: not UTF-8 text (save the file as UTF-8)"
 
 
 def test_utf16_is_refused():
@@ -198,7 +201,8 @@ def test_nul_cannot_forge_a_placeholder():
 def test_bad_task_date_is_a_warning_and_the_action_stays():
     note = session("---\ndate: 2026-01-05\n---\n- [ ] Call 📅 2026-02-30")
     assert note.ok
-    assert [str(p) for p in note.problems] == ["clients/ada/sessions/x.md:4: warning: action's due date is not a real date; it is left out"]
+    assert [str(p) for p in note.problems] == [
+        "clients/ada/sessions/x.md:4: warning: action's due date is not a real date; it is left out"]
     assert note.mentions[0].text == "Call" and note.mentions[0].due is None
 
 

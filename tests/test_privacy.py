@@ -287,45 +287,61 @@ def test_B1_canaries_stay_in_their_client(make_vault, tmp_path):
     assert {m.slug for m in result.model.clients} == set(CLIENTS)
     failures = []
     for slug in CLIENTS:
-        own = site(output, slug)
-        assert f"clients/{slug}/index.html" in own
-        for what in PUBLIC:
-            if not where(own, c(slug, what)):
-                failures.append(f"publishable {c(slug, what)} missing from clients/{slug}/")
-        if not where({k: v for k, v in own.items() if k.endswith("data.json")}, VALUES[slug][0]):
-            failures.append(f"metric value {VALUES[slug][0]} missing from clients/{slug}/data.json")
-        for what in PRIVATE:
-            hits = where(output, c(slug, what))
-            if hits:
-                failures.append(f"private {c(slug, what)} found in {hits}")
-        private_value = VALUES[slug][1]
-        for form in (private_value, f"{float(private_value):,.2f}"):
-            if where(output, form):
-                failures.append(f"private metric value {form} found in {where(output, form)}")
-        for other in CLIENTS:
-            if other == slug:
-                continue
-            theirs = site(output, other)
-            hits = where(theirs, f"CANARY-{slug.upper()}-")
-            if hits:
-                failures.append(f"{slug}'s canaries found in {other}'s site: {hits}")
-            if where(theirs, VALUES[slug][0]):
-                failures.append(f"{slug}'s metric value found in {other}'s site")
-            if where(theirs, CLIENTS[slug]):
-                failures.append(f"{slug}'s name found in {other}'s site: {where(theirs, CLIENTS[slug])}")
-        # the coach's overview: status only, never the text of notes
-        overview = coach(output)
-        assert "coach/index.html" in overview
-        assert where(overview, CLIENTS[slug]), "the overview names every client"
-        assert where(overview, c(slug, "ACTIONTASK")), "the overview lists overdue action text"
-        for what in BODY:
-            if where(overview, c(slug, what)):
-                failures.append(f"note text {c(slug, what)} on the coach's overview")
+        failures += _own_site_failures(output, slug)
+        failures += _other_sites_failures(output, slug)
+        failures += _overview_failures(output, slug)
     stray = [k for k in output if not (k.startswith("clients/") or k.startswith("coach/"))]
     for key in stray:
         if b"canary" in output[key].lower():
             failures.append(f"canary in {key}, outside clients/ and coach/")
     assert not failures, "\n".join(failures)
+
+
+def _own_site_failures(output, slug: str) -> list[str]:
+    """A client's publishable canaries are on their site, and their private ones on no site at all."""
+    failures = []
+    own = site(output, slug)
+    assert f"clients/{slug}/index.html" in own
+    for what in PUBLIC:
+        if not where(own, c(slug, what)):
+            failures.append(f"publishable {c(slug, what)} missing from clients/{slug}/")
+    if not where({k: v for k, v in own.items() if k.endswith("data.json")}, VALUES[slug][0]):
+        failures.append(f"metric value {VALUES[slug][0]} missing from clients/{slug}/data.json")
+    for what in PRIVATE:
+        hits = where(output, c(slug, what))
+        if hits:
+            failures.append(f"private {c(slug, what)} found in {hits}")
+    private_value = VALUES[slug][1]
+    for form in (private_value, f"{float(private_value):,.2f}"):
+        if where(output, form):
+            failures.append(f"private metric value {form} found in {where(output, form)}")
+    return failures
+
+
+def _other_sites_failures(output, slug: str) -> list[str]:
+    """Nothing of a client (canaries, metric value, name) reaches another client's site."""
+    failures = []
+    for other in CLIENTS:
+        if other == slug:
+            continue
+        theirs = site(output, other)
+        hits = where(theirs, f"CANARY-{slug.upper()}-")
+        if hits:
+            failures.append(f"{slug}'s canaries found in {other}'s site: {hits}")
+        if where(theirs, VALUES[slug][0]):
+            failures.append(f"{slug}'s metric value found in {other}'s site")
+        if where(theirs, CLIENTS[slug]):
+            failures.append(f"{slug}'s name found in {other}'s site: {where(theirs, CLIENTS[slug])}")
+    return failures
+
+
+def _overview_failures(output, slug: str) -> list[str]:
+    """The coach's overview shows a client's status only, never the text of their notes."""
+    overview = coach(output)
+    assert "coach/index.html" in overview
+    assert where(overview, CLIENTS[slug]), "the overview names every client"
+    assert where(overview, c(slug, "ACTIONTASK")), "the overview lists overdue action text"
+    return [f"note text {c(slug, what)} on the coach's overview" for what in BODY if where(overview, c(slug, what))]
 
 
 # ---------------------------------------------------------------- 2. robots (guarantee 3)
@@ -547,7 +563,7 @@ def test_B5_B6_links_and_embeds_stay_in_the_client(make_vault, tmp_path):
         assert target.startswith("clients/alice/") and target in output, target
         assert b"CANARY-ALICE-GOALS" in output[target]
     for p in (k for k in alice if k.endswith(".html")):
-        for tag, url, _ in links(alice[p]):
+        for _tag, url, _ in links(alice[p]):
             if not url.startswith(("#", "http")):
                 assert resolve(p, url).startswith("clients/alice/"), (p, url)
 
@@ -784,7 +800,7 @@ def test_G4_allow_html_still_loads_nothing_from_outside(make_vault, tmp_path):
     ), toml='allow_html = true\n')
     page = output["clients/ada/sessions/2026-02-01/index.html"]
     failures = []
-    for tag, url, attrs in links(page):
+    for tag, url, _attrs in links(page):
         cleaned = re.sub(r"[\x00-\x20]", "", url).lower()
         if cleaned.startswith(("javascript:", "vbscript:", "data:")):
             failures.append(f"<{tag} {url}>")
@@ -827,7 +843,8 @@ def _jpeg_with_exif(canary: str) -> bytes:
 def test_B9_metadata_is_stripped_from_images_and_no_source_files_are_published(make_vault, tmp_path):
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    tagged_png = png("PNG-PIXELS-KEPT")[:-12] + chunk(b"tEXt", b"Author\x00CANARY-PNG-TEXT") + chunk(b"IEND", b"") + b"CANARY-TRAILER"
+    tagged_png = (png("PNG-PIXELS-KEPT")[:-12] + chunk(b"tEXt", b"Author\x00CANARY-PNG-TEXT") + chunk(b"IEND", b"")
+                  + b"CANARY-TRAILER")
     vault = make_vault({
         "clients/ada/client.md": "---\nname: Ada\n---\n",
         "clients/ada/s/2026-01-05.md": "![[photo.jpg]] ![[scan.png]]\n\n- [ ] x",
@@ -878,7 +895,8 @@ def test_B4_only_referenced_attachments_are_copied(make_vault, tmp_path):
     assert b"CANARY-USED" in blobs
     for canary in (b"CANARY-PRIVATE-ONLY", b"CANARY-UNREFERENCED", b"CANARY-DSSTORE", b"CANARY-PDF"):
         assert canary not in blobs
-    assert [p for p in files if "/assets/files/" in p] == [p for p in files if p.startswith("clients/ada/assets/files/")]
+    assert ([p for p in files if "/assets/files/" in p]
+            == [p for p in files if p.startswith("clients/ada/assets/files/")])
     assert len([p for p in files if "/assets/files/" in p]) == 1
 
 
@@ -899,5 +917,6 @@ def test_B8_a_miscased_client_key_is_reported_and_the_note_goes_nowhere(make_vau
         "inbox/2026-01-05 call.md": "---\nClient: alice\n---\nCANARY-MISCASED",
     })
     result = run(vault, tmp_path / "out")
-    assert "inbox/2026-01-05 call.md:2: warning: 'Client' is not 'client' (keys are lower-case), so it joins no client" in map(str, result.problems)
+    assert ("inbox/2026-01-05 call.md:2: warning: 'Client' is not 'client' (keys are lower-case), "
+            "so it joins no client") in map(str, result.problems)
     assert not any(b"CANARY-MISCASED" in data for data in all_output(tmp_path / "out").values())

@@ -191,7 +191,8 @@ def test_property_next_occurrence_is_the_rule_librarys_and_a_series_has_one_open
     """For random rules and completion histories, each computed next occurrence equals what
     the rule library gives, and a series never shows two open occurrences."""
     days = days if freq == "week" else []
-    text = (f"every {interval} {freq}s" if interval > 1 else f"every {freq}") + (" on " + ", ".join(days) if days else "")
+    text = ((f"every {interval} {freq}s" if interval > 1 else f"every {freq}")
+            + (" on " + ", ".join(days) if days else ""))
     text += " when done" if when_done else ""
     rule = recurrence.parse(text)
     assert rule is not None and rule.when_done == when_done

@@ -14,7 +14,8 @@ from playwright.sync_api import sync_playwright
 from coachgen import serve, site, watch
 from conftest import TODAY, write_files
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
 BASE = {
     "clients/ada/client.md": "---\nname: Ada Lovelace\n---\n",
     "clients/ada/s/2026-01-05 Start.md": "First version.\n\n- [ ] a\n",
@@ -58,7 +59,8 @@ def test_paths_outside_the_output_and_hidden_files_are_refused(server, tmp_path)
     (tmp_path / "secret.txt").write_text("outside")
     (out / ".hidden").write_text("hidden")
     host = base.removeprefix("http://")
-    for path in ("/../secret.txt", "/%2e%2e/secret.txt", "/clients/../../secret.txt", "/.hidden", "/clients/ada/../../../etc/passwd"):
+    for path in ("/../secret.txt", "/%2e%2e/secret.txt", "/clients/../../secret.txt", "/.hidden",
+                 "/clients/ada/../../../etc/passwd"):
         conn = http.client.HTTPConnection(host, timeout=5)
         conn.request("GET", path)
         response = conn.getresponse()

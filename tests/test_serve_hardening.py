@@ -190,7 +190,8 @@ def test_a_directory_redirect_stays_on_this_site(server):
     (out / "evil.example").mkdir()
     (out / "evil.example/index.html").write_text("<html><body>x</body></html>")
     status, headers, _ = request(port, "GET", "//evil.example")
-    assert status == 404 or (status == 301 and headers["location"].startswith("/") and not headers["location"].startswith("//"))
+    assert status == 404 or (status == 301 and headers["location"].startswith("/")
+                             and not headers["location"].startswith("//"))
 
 
 def test_F14_the_handler_has_an_idle_timeout():

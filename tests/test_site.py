@@ -134,7 +134,8 @@ future:
         "sessions": [
             {"id": "2026-01-12", "date": "2026-01-12", "title": "Pricing breakthrough",
              "duration": 60, "url": "sessions/2026-01-12/"},
-            {"id": "2026-01-18", "date": "2026-01-18", "title": "2026-01-18", "duration": None, "url": "sessions/2026-01-18/"},
+            {"id": "2026-01-18", "date": "2026-01-18", "title": "2026-01-18",
+             "duration": None, "url": "sessions/2026-01-18/"},
         ],
         "check_ins": [],
         "actions": [
@@ -147,8 +148,8 @@ future:
         "metrics": [
             {"key": "weight_kg", "label": "Weight", "unit": "kg", "kind": "number", "target": 75, "by": "2026-06-30",
              "direction": "down", "points": [{"date": "2026-01-12", "value": 81.9}]},
-            {"key": "meditated", "label": "Daily meditation", "unit": None, "kind": "habit", "target": 6 / 7, "by": None,
-             "direction": "up", "points": [{"date": "2026-01-12", "value": 0.7142857142857143}]},
+            {"key": "meditated", "label": "Daily meditation", "unit": None, "kind": "habit", "target": 6 / 7,
+             "by": None, "direction": "up", "points": [{"date": "2026-01-12", "value": 0.7142857142857143}]},
         ],
         "insights": [
             {"text": "Pricing is a signal of confidence, not greed.", "session": "2026-01-12"},
@@ -230,7 +231,8 @@ def test_cli_build_and_check_report_problems_and_exit_status(make_vault, tmp_pat
     })
     check = run_cli("check", str(vault), "--today", "2026-03-20")
     assert check.returncode == 1
-    assert "clients/ada/s/2026-01-05.md:2: error: 'private' must be true or false, not yes/no" in check.stderr.splitlines()
+    assert ("clients/ada/s/2026-01-05.md:2: error: 'private' must be true or false, not yes/no"
+            in check.stderr.splitlines())
     assert not (vault / "_site").exists()
     built = run_cli("build", str(vault), "--out", str(tmp_path / "out"), "--today", "2026-03-20")
     assert built.returncode == 1 and (tmp_path / "out/clients/ada/index.html").is_file()

@@ -109,7 +109,8 @@ def test_12_5_anchors_in_the_documentation_name_a_heading():
                 continue
             path, anchor = target.split("#", 1)
             linked = (page.parent / path) if path else page
-            if linked.suffix == ".md" and linked.is_file() and anchor not in anchors(linked.read_text(encoding="utf-8")):
+            if (linked.suffix == ".md" and linked.is_file()
+                    and anchor not in anchors(linked.read_text(encoding="utf-8"))):
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert not broken, "anchors that name no heading:\n" + "\n".join(broken)
 

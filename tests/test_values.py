@@ -187,7 +187,8 @@ BAD_VALUES = {
     "count overflow": ({"clients/bob/s/2026-01-07.md": "---\nmetrics:\n  calls: 1e308\n---\nhi\n",
                         "clients/bob/s/2026-01-08.md": "---\nmetrics:\n  calls: 1e308\n---\nhi\n"},
                        ("clients/bob/s/2026-01-08.md", 3), True),
-    "due in front-matter": ({"clients/bob/s/2026-01-07.md": "---\nactions:\n  - text: x\n    due: 9999-12-31\n---\nhi\n"},
+    "due in front-matter": ({"clients/bob/s/2026-01-07.md": "---\nactions:\n  - text: x\n    due: 9999-12-31\n"
+                                                            "---\nhi\n"},
                             ("clients/bob/s/2026-01-07.md", 4), True),
     "due in a task": ({"clients/bob/s/2026-01-07.md": "---\ntitle: t\n---\n- [ ] x 📅 9999-12-31\n"},
                       ("clients/bob/s/2026-01-07.md", 4), True),
@@ -247,7 +248,7 @@ def huge_metric(kind: str, values: list[float], target=None, by=None, unit=None)
     spec = MetricDef("m", "M", unit, kind, target, by, "up", 10)
     days = [dt.date(2026, 1, 5) + dt.timedelta(days=i) for i in range(len(values))]
     total, points = 0.0, []
-    for day, value in zip(days, values):
+    for day, value in zip(days, values, strict=True):
         total += value
         points.append(Point(day, value, total if kind == "count" else value, "s"))
     return Metric(spec, tuple(points))
@@ -334,7 +335,7 @@ metrics:
     "clients/ada/s/2026-01-09.md": f"---\ntitle: \"\\q{CANARY}\"\n---\n",
     "clients/ada/s/2026-01-10.md": f"---\nclient: {CANARY}\n---\n",
     "clients/ada/s/2026-01-11.md": f"---\ndate: {CANARY}\nduration: {CANARY}\nprivate: {CANARY}\n---\n",
-    "clients/ada/s/2026-01-12.md": f"---\nactions:\n  - text: x\n    due: 9999-12-31\nmetrics:\n  weight: 1e999\n---\n",
+    "clients/ada/s/2026-01-12.md": "---\nactions:\n  - text: x\n    due: 9999-12-31\nmetrics:\n  weight: 1e999\n---\n",
     "clients/ada/s/2026-01-13.md": f"---\ndate: 2026-01-13\n---\n- [ ] x 📅 2026-02-30 {CANARY}\n",
     "clients/bob/client.md": f"---\nslug: bob\npassword: {CANARY}\nemail: {CANARY}\nnext_session: {CANARY}\n---\n",
 }
@@ -371,7 +372,8 @@ def test_F18_digest_refuses_a_bad_address_in_one_line(make_vault, email):
     vault = make_vault({
         "clients/ada/client.md": ADA.replace("slug: ada\n", f"slug: ada\nemail: {email}\n"),
         "clients/ada/s/2026-01-05.md": ADA_SESSION,
-        ".coachgen/secrets.toml": '[smtp]\nhost = "127.0.0.1"\nport = 9\nfrom = "coach@example.com"\nsecurity = "none"\n',
+        ".coachgen/secrets.toml": '[smtp]\nhost = "127.0.0.1"\nport = 9\nfrom = "coach@example.com"\n'
+                                  'security = "none"\n',
     })
     done = run("digest", "ada", "--send", "--vault", str(vault), "--today", TODAY.isoformat())
     assert done.exit_code == 1 and isinstance(done.exception, SystemExit), done.output

@@ -20,8 +20,10 @@ from coachgen import site, watch
 from conftest import TODAY, all_output, write_files
 
 BASE = {
-    "clients/ada/client.md": "---\nname: Ada\nmetrics:\n  w: {label: Weight, unit: kg, target: 70, by: 2026-06-01, direction: down}\n---\n",
-    "clients/ada/s/2026-01-05 Start.md": "---\nmetrics:\n  w: 80\n---\nFirst. [[2026-01-12 Next]]\n\n- [ ] Call the bank 📅 2026-04-01\n",
+    "clients/ada/client.md": "---\nname: Ada\nmetrics:\n"
+                             "  w: {label: Weight, unit: kg, target: 70, by: 2026-06-01, direction: down}\n---\n",
+    "clients/ada/s/2026-01-05 Start.md": "---\nmetrics:\n  w: 80\n---\nFirst. [[2026-01-12 Next]]\n\n"
+                                         "- [ ] Call the bank 📅 2026-04-01\n",
     "clients/ada/s/2026-01-12 Next.md": "---\nmetrics:\n  w: 79\n---\nSecond.\n\n- [ ] Book a trip\n",
     "clients/bob/client.md": "---\nname: Bob\n---\n",
     "clients/bob/2026-01-06 Hello.md": "Bob's first.\n\n- [ ] Bob's task\n",
@@ -39,7 +41,8 @@ def clean(vault: Path, tmp: Path) -> dict[str, bytes]:
 # ---------------------------------------------------------------- the property
 
 EDITS = st.lists(
-    st.sampled_from(["add", "front-matter", "tick", "rename", "move", "delete", "private", "template", "attachment", "body"]),
+    st.sampled_from(["add", "front-matter", "tick", "rename", "move", "delete", "private", "template", "attachment",
+                     "body"]),
     min_size=1, max_size=6,
 )
 
@@ -47,7 +50,8 @@ EDITS = st.lists(
 def apply(edit: str, vault: Path, step: int) -> set[str]:
     """Make one edit as a coach would; return the paths it touched."""
     notes = sorted(p.relative_to(vault).as_posix() for p in vault.rglob("*.md")
-                   if p.name != "client.md" and ".coachgen" not in p.parts and "_site" not in p.parts and "templates" not in p.parts)
+                   if p.name != "client.md" and ".coachgen" not in p.parts and "_site" not in p.parts
+                   and "templates" not in p.parts)
     pick = notes[step % len(notes)] if notes else None
     if edit == "add" or pick is None:
         rel = f"clients/{'ada' if step % 2 else 'bob'}/s/2026-02-{step % 27 + 1:02d} Added {step}.md"
@@ -56,7 +60,8 @@ def apply(edit: str, vault: Path, step: int) -> set[str]:
     path = vault / pick
     text = path.read_text()
     if edit == "front-matter":
-        path.write_text(text.replace("---\n", f"---\ntitle: Retitled {step}\n", 1) if text.startswith("---\n") else f"---\ntitle: Retitled {step}\n---\n{text}")
+        path.write_text(text.replace("---\n", f"---\ntitle: Retitled {step}\n", 1) if text.startswith("---\n")
+                        else f"---\ntitle: Retitled {step}\n---\n{text}")
     elif edit == "tick":
         path.write_text(text.replace("- [ ]", "- [x]", 1) if "- [ ]" in text else text.replace("- [x]", "- [ ]", 1))
     elif edit == "body":
@@ -66,14 +71,18 @@ def apply(edit: str, vault: Path, step: int) -> set[str]:
     elif edit == "delete":
         path.unlink()
     elif edit in ("rename", "move"):
-        folder = "clients/bob/" if edit == "move" and pick.startswith("clients/ada") else "clients/ada/s/" if edit == "move" else str(Path(pick).parent) + "/"
+        if edit == "move":
+            folder = "clients/bob/" if pick.startswith("clients/ada") else "clients/ada/s/"
+        else:
+            folder = str(Path(pick).parent) + "/"
         new = f"{folder}2026-03-{step % 27 + 1:02d} Moved {step}.md"
         (vault / new).parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, vault / new)
         return {pick, new}
     elif edit == "template":
         write_files(vault, {"templates/_macros.html": "", "templates/session.html":
-                            '{% extends "base.html" %}{% block main %}<article>Custom ' + str(step) + " {{ body|safe }}</article>{% endblock %}\n"})
+                            '{% extends "base.html" %}{% block main %}<article>Custom ' + str(step)
+                            + " {{ body|safe }}</article>{% endblock %}\n"})
         return {"templates/session.html"}
     elif edit == "attachment":
         write_files(vault, {"clients/ada/pic.png": b"\x89PNG\r\n\x1a\n" + bytes([step % 256]) * 10})
@@ -127,7 +136,8 @@ CLIENT_FIELDS = {
     "client-name": lambda step: f"name: Ada {step}",
     "client-slug": lambda step: f"slug: ada-{step % 3}" if step % 2 else "",
     "client-language": lambda step: "language: " + ("de", "fr", "en")[step % 3],
-    "client-metric": lambda step: f"metrics:\n  w: {{label: Weight {step}, unit: kg, target: {60 + step}, by: 2026-06-01}}",
+    "client-metric": lambda step: (f"metrics:\n  w: {{label: Weight {step}, unit: kg, target: {60 + step}, "
+                                   "by: 2026-06-01}}"),
     "client-goals": lambda step: f"goals:\n  - Goal {step}",
     "client-next-session": lambda step: f"next_session: 2026-0{2 + step % 3}-10 09:30",
     "client-engagement": lambda step: f"engagement: {{sessions: {4 + step}, from: 2026-01-01}}",
@@ -135,7 +145,8 @@ CLIENT_FIELDS = {
     "client-email": lambda step: f"email: ada{step}@example.org",
 }
 TOML_LINES = ['title = "Practice {step}"', 'coach = "Helen {step}"', 'base_url = "https://example.org/{step}/"',
-              "allow_html = true", "nudge_after_days = {step}", 'passwords = "required"', 'coach_email = "h{step}@example.org"',
+              "allow_html = true", "nudge_after_days = {step}", 'passwords = "required"',
+              'coach_email = "h{step}@example.org"',
               'language = "nl"', 'timezone = "Pacific/Auckland"', 'overview_password = "none"']
 
 
@@ -159,7 +170,8 @@ def apply_setting(edit: str, vault: Path, step: int, state: dict) -> set[str]:
         if secrets.exists() and step % 2:
             secrets.unlink()
         else:
-            write_files(vault, {".coachgen/secrets.toml": f'[passwords]\n{("ada", "coach", "bob")[step % 3]} = "a long secret {step}"\n'},
+            holder = ("ada", "coach", "bob")[step % 3]
+            write_files(vault, {".coachgen/secrets.toml": f'[passwords]\n{holder} = "a long secret {step}"\n'},
                         passwords_optional=False)
         return {".coachgen/secrets.toml"}
     if edit == "environment":
@@ -258,7 +270,8 @@ class Watching:
         self.results, self.failures = [], []
         self.observer = watch.observe(vault, self.batches, poll, self.failures.append)
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=watch.run, args=(self.builder, self.batches, self.on_build, self.stop, 3600))
+        self.thread = threading.Thread(target=watch.run,
+                                       args=(self.builder, self.batches, self.on_build, self.stop, 3600))
         self.thread.start()
 
     def on_build(self, result, changed, exc):
@@ -332,7 +345,8 @@ def test_C2_jetbrains_safe_write_and_replace(watching, tmp_path):
     os.unlink(str(path) + "___jb_old___")
     assert_like_clean(watching, tmp_path)
     other = watching.vault / "clients/ada/s/.tmp-save"
-    other.write_text((watching.vault / "clients/ada/s/2026-01-12 Next.md").read_text().replace("Second.", "Second, replaced."))
+    saved = (watching.vault / "clients/ada/s/2026-01-12 Next.md").read_text()
+    other.write_text(saved.replace("Second.", "Second, replaced."))
     os.replace(other, watching.vault / "clients/ada/s/2026-01-12 Next.md")
     assert_like_clean(watching, tmp_path)
     assert b"Second, replaced." in (watching.out / "clients/ada/sessions/2026-01-12/index.html").read_bytes()
@@ -475,7 +489,8 @@ def test_C7_a_missed_event_is_caught_up_by_the_reconcile(tmp_path):
     os.utime(vault / NOTE, ns=(time.time_ns() - 10**10, time.time_ns() - 10**10))
     builder.build(changed=set())  # an event-driven build that heard of nothing
     builder.build(changed=None)  # the reconcile: a full scan
-    assert b"Changed while the watcher was away." in (tmp_path / "out/clients/ada/sessions/2026-01-05/index.html").read_bytes()
+    page = (tmp_path / "out/clients/ada/sessions/2026-01-05/index.html").read_bytes()
+    assert b"Changed while the watcher was away." in page
 
 
 def test_a_rebuild_plans_only_the_clients_whose_inputs_changed(tmp_path, monkeypatch):
@@ -488,7 +503,8 @@ def test_a_rebuild_plans_only_the_clients_whose_inputs_changed(tmp_path, monkeyp
     site.build(vault, out=out, today=TODAY, git=False)
     planned = []
     real = pages.client_pages
-    monkeypatch.setattr(pages, "client_pages", lambda client, *a, **k: planned.append(client.slug) or real(client, *a, **k))
+    monkeypatch.setattr(pages, "client_pages",
+                        lambda client, *a, **k: planned.append(client.slug) or real(client, *a, **k))
     assert site.build(vault, out=out, today=TODAY, git=False).written == []
     assert planned == []
     note = vault / "clients/ada/s/2026-01-12 Next.md"

@@ -111,19 +111,22 @@ def example_copy(parent: Path) -> Path:
     return vault
 
 
-@pytest.mark.parametrize("how", ["coachgen watch vault_example", "cd practice && coachgen watch", "coachgen watch linked"])
+@pytest.mark.parametrize("how", ["coachgen watch vault_example", "cd practice && coachgen watch",
+                                 "coachgen watch linked"])
 def test_12_1_a_save_reaches_the_page_at_once_with_a_relative_folder(tmp_path, how):
     """A save shows in the served page within seconds (not at the 60-second reconcile) when
     the vault is given relatively, not at all (the current folder), or through a symlink."""
     port = str(free_port())
     if how == "coachgen watch vault_example":
         vault = example_copy(tmp_path)
-        note, old, new = vault / "clients/maya-okafor/sessions/2026-03-16 Fifty-two hours.md", "kinder than", "edited, kinder than"
+        note = vault / "clients/maya-okafor/sessions/2026-03-16 Fifty-two hours.md"
+        old, new = "kinder than", "edited, kinder than"
         watch = Watch(tmp_path, "vault_example", "--today", "2026-03-20", "--port", port)
         slug = "maya"
     else:
         vault = write_files(tmp_path / "practice", PRACTICE)
-        note, old, new = vault / "clients/ada-lovelace/sessions/2026-03-16.md", "weaves algebra", "weaves edited algebra"
+        note = vault / "clients/ada-lovelace/sessions/2026-03-16.md"
+        old, new = "weaves algebra", "weaves edited algebra"
         if how == "cd practice && coachgen watch":
             watch = Watch(vault, "--port", port)
         else:
@@ -186,4 +189,5 @@ def test_12_7_a_busy_port_given_with_port_is_a_one_line_error(tmp_path, given):
             if watch.proc.poll() is None:
                 watch.stop()
     assert status == 1, watch.output()
-    assert watch.output().strip() == f"coachgen: error: port {port} is busy: stop what uses it, or pick another with --port"
+    assert watch.output().strip() == (f"coachgen: error: port {port} is busy: stop what uses it, "
+                                      "or pick another with --port")

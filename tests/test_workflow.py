@@ -83,7 +83,8 @@ actions:
 - [ ] Call the bank 📅 2026-03-25
 - [ ] Book three customer calls
 """,
-    "clients/ada/sessions/2026-03-09.md": "---\ntitle: Second\nmetrics:\n  meditated: 5/7\n---\n- [x] Book three customer calls\n",
+    "clients/ada/sessions/2026-03-09.md": "---\ntitle: Second\nmetrics:\n  meditated: 5/7\n---\n"
+                                          "- [x] Book three customer calls\n",
     "clients/ada/sessions/2026-03-16.md": "---\ntitle: Third\ninsights: [Small steps count.]\n---\nOk.\n",
 }
 
@@ -114,7 +115,8 @@ def test_new_session_prepares_the_call_and_ticking_closes_earlier_actions(tmp_pa
     assert not result.errors, result.errors
     data = json.loads((tmp_path / "out/clients/ada/data.json").read_text())
     actions = {a["text"]: a for a in data["actions"]}
-    assert (actions["Draft the pitch deck"]["status"], actions["Draft the pitch deck"]["done"]) == ("done", "2026-03-20")
+    deck = actions["Draft the pitch deck"]
+    assert (deck["status"], deck["done"]) == ("done", "2026-03-20")
     assert actions["Call the bank"]["status"] == "cancelled"
     weight = next(m for m in data["metrics"] if m["key"] == "weight_kg")
     assert weight["points"][-1] == {"date": "2026-03-20", "value": 80.5}
@@ -126,7 +128,8 @@ def test_new_session_prepares_the_call_and_ticking_closes_earlier_actions(tmp_pa
 def test_calendars_parse_with_stable_uids(tmp_path):
     vault = write_files(tmp_path / "vault", ADA)
     site.build(vault, out=tmp_path / "a", today=TODAY, git=False)
-    (vault / "clients/ada/sessions/2026-03-16.md").write_text("---\ntitle: Third, renamed\n---\nOk.\n- [ ] A new one 📅 2026-04-02\n")
+    (vault / "clients/ada/sessions/2026-03-16.md").write_text("---\ntitle: Third, renamed\n---\nOk.\n"
+                                                              "- [ ] A new one 📅 2026-04-02\n")
     site.build(vault, out=tmp_path / "b", today=TODAY + dt.timedelta(days=1), git=False)
 
     def events(path: Path) -> dict[str, object]:
@@ -143,7 +146,8 @@ def test_calendars_parse_with_stable_uids(tmp_path):
     assert (session.hour, session.minute, str(session.tzinfo)) == (10, 0, "UTC")
     assert {str(e["summary"]) for e in first.values()} == {"Draft the pitch deck", "Call the bank", "Coaching session"}
     coach = events(tmp_path / "a/coach/calendar.ics")
-    assert {str(e["summary"]) for e in coach.values()} == {"Session with Ada Lovelace", "Overdue, Ada Lovelace: Draft the pitch deck"}
+    assert {str(e["summary"]) for e in coach.values()} == {"Session with Ada Lovelace",
+                                                           "Overdue, Ada Lovelace: Draft the pitch deck"}
 
 
 def test_engagements_show_on_the_dashboard_and_the_overview(tmp_path):
@@ -177,7 +181,8 @@ def test_digest_writes_text_and_html_and_sends_through_smtp(tmp_path):
     text = done.stdout
     assert "Subject: Your next steps from our sessions since 2 March" in text
     for expected in ("Draft the pitch deck (by 10 Mar 2026)", "Weight: 82 kg (target 75 kg by 30 Jun 2026)",
-                     "Meditation: 5 of 7 days (target 6 of 7 days)", "Small steps count.", "https://coach.example/clients/ada/", "Helen Marsh"):
+                     "Meditation: 5 of 7 days (target 6 of 7 days)", "Small steps count.",
+                     "https://coach.example/clients/ada/", "Helen Marsh"):
         assert expected in text
     html = (vault / ".coachgen/digests/ada-2026-03-20.html").read_text()
     assert "<li>Draft the pitch deck" in html
@@ -188,7 +193,8 @@ def test_digest_writes_text_and_html_and_sends_through_smtp(tmp_path):
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        write_files(vault, {".coachgen/secrets.toml": f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nfrom = "helen@coach.example"\nsecurity = "none"\n'})
+        write_files(vault, {".coachgen/secrets.toml": f'[smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+                                                      'from = "helen@coach.example"\nsecurity = "none"\n'})
         sent = cli("digest", "ada", "--send", "--today", "2026-03-20", cwd=vault)
         assert sent.returncode == 0, sent.stderr
     finally:
@@ -212,11 +218,13 @@ def test_pages_show_when_a_note_last_changed_from_git(tmp_path):
     git = lambda *a, date=None: subprocess.run(  # noqa: E731
         ["git", *a], cwd=vault, check=True, capture_output=True,
         env={**os.environ, "GIT_AUTHOR_DATE": date or "", "GIT_COMMITTER_DATE": date or "",
-             "GIT_AUTHOR_NAME": "c", "GIT_AUTHOR_EMAIL": "c@x", "GIT_COMMITTER_NAME": "c", "GIT_COMMITTER_EMAIL": "c@x"})
+             "GIT_AUTHOR_NAME": "c", "GIT_AUTHOR_EMAIL": "c@x", "GIT_COMMITTER_NAME": "c",
+             "GIT_COMMITTER_EMAIL": "c@x"})
     git("init", "-q")
     git("add", ".")
     git("commit", "-qm", "start", date="2026-03-16T12:00:00")
-    (vault / "clients/ada/sessions/2026-03-02.md").write_text(ADA["clients/ada/sessions/2026-03-02.md"] + "\nAdded later.\n")
+    first = "clients/ada/sessions/2026-03-02.md"
+    (vault / first).write_text(ADA[first] + "\nAdded later.\n")
     git("commit", "-qam", "later", date="2026-03-18T12:00:00")
     site.build(vault, out=tmp_path / "out", today=TODAY)
     page = (tmp_path / "out/clients/ada/sessions/2026-03-02/index.html").read_text()
