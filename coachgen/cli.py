@@ -62,10 +62,12 @@ TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD",
 
 def _build(vault: Path, out: Path | None, today: dt.date | None, git: bool) -> site.Result:
     """A build with a progress bar on a terminal, quiet in a pipe."""
+    from . import unchanged
+
     if not stderr.is_terminal:
-        return site.build(vault, out=out, today=today, git=git)
+        return unchanged.build(vault, out=out, today=today, git=git)
     with progress_bar() as tick:
-        return site.build(vault, out=out, today=today, progress=tick, git=git)
+        return unchanged.build(vault, out=out, today=today, progress=tick, git=git)
 
 
 @contextlib.contextmanager
@@ -107,8 +109,13 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, g
                    f"{f' ({exc.filename})' if exc.filename else ''}; the previous site is unchanged", err=True)
         sys.exit(2)
     report(result.problems)
-    if result.model is not None:
-        clients = len(result.model.clients)
+    if result.unchanged:
+        seconds = time.perf_counter() - started
+        sites = f"{result.sites} client site{'s' if result.sites != 1 else ''}"
+        click.echo(f"Nothing changed since the last build: {sites}, {result.planned} files, as they were "
+                   f"({seconds:.2f} s)", err=True)
+    elif result.model is not None:
+        clients = result.sites
         seconds = time.perf_counter() - started
         click.echo(
             f"Built {clients} client site{'s' if clients != 1 else ''}: {result.planned} files planned, "

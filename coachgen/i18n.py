@@ -46,7 +46,7 @@ def vault_po(vault: Path, code: str) -> Path:
 
 def available(vault: Path | None) -> tuple[str, ...]:
     """The shipped languages and any the vault adds."""
-    extra = ()
+    extra: tuple[str, ...] = ()
     if vault is not None and (vault / VAULT_DIR).is_dir():
         extra = tuple(sorted(p.stem for p in (vault / VAULT_DIR).glob("*.po") if p.stem not in SHIPPED))
     return SHIPPED + extra
@@ -86,7 +86,7 @@ class Language:
         return self.translations.ngettext(singular, plural, n)
 
     def pgettext(self, context: str, message: str) -> str:
-        return self.translations.pgettext(context, message)
+        return str(self.translations.pgettext(context, message))
 
     def counted(self, singular: str, plural: str, n: int | float, **values) -> str:
         """A counted phrase in the language's plural form, its number written as the language
@@ -135,8 +135,11 @@ class Language:
         fields = {("d", 1): "%-d", ("d", 2): "%d", ("M", 3): "%b", ("L", 3): "%b", ("M", 4): "%B", ("L", 4): "%B",
                   ("y", 1): "%Y", ("y", 4): "%Y", ("E", 3): "%a", ("E", 4): "%A"}
         out = []
-        for kind, value in tokenize_pattern(self.locale.datetime_skeletons[skeleton].pattern):
-            out.append(fields.get(value, "") if kind == "field" else value.replace("%", "%%"))
+        for _kind, value in tokenize_pattern(self.locale.datetime_skeletons[skeleton].pattern):
+            if isinstance(value, tuple):  # a field: a letter and how many times it is written
+                out.append(fields.get((str(value[0]), int(value[1])), ""))
+            else:
+                out.append(value.replace("%", "%%"))
         return "".join(out)
 
     def time(self, value: dt.time | None) -> str:
@@ -179,6 +182,7 @@ class Language:
         months = loc.months["format"]
         days = loc.days["format"]
         order = [6, 0, 1, 2, 3, 4, 5]  # Plotly counts from Sunday, CLDR from Monday
+        symbols = loc.number_symbols["latn"] if "latn" in loc.number_symbols else loc.number_symbols
         return {
             "moduleType": "locale",
             "name": self.code,
@@ -188,8 +192,8 @@ class Language:
                 "shortDays": [days["abbreviated"][i] for i in order],
                 "months": [months["wide"][i] for i in range(1, 13)],
                 "shortMonths": [months["abbreviated"][i] for i in range(1, 13)],
-                "decimal": loc.number_symbols["latn"]["decimal"] if "latn" in loc.number_symbols else loc.number_symbols["decimal"],
-                "thousands": loc.number_symbols["latn"]["group"] if "latn" in loc.number_symbols else loc.number_symbols["group"],
+                "decimal": symbols["decimal"],
+                "thousands": symbols["group"],
                 "date": "%d/%m/%Y",
             },
         }

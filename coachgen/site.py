@@ -49,6 +49,10 @@ class Result:
     """Seconds spent in each stage: scan, parse, model, plan, render, write (and cache)."""
     protections: dict[str, privacy.Protection] = field(default_factory=dict)
     """How each site was published (encrypted, without a password) or why it was withheld."""
+    sites: int = 0
+    """The clients the vault holds (each with a site, published or withheld)."""
+    unchanged: bool = False
+    """Nothing changed since the last `coachgen build` of this output: its result, reported again."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -199,7 +203,7 @@ class Builder:
             problems.append(_failed(folder, what))
             keep.add(privacy.site_root(slug))
         result = Result(sorted(set(problems)), model, len(plan), changed=touched, stages=stages,
-                        protections=protections)
+                        protections=protections, sites=len(model.clients))
         done("plan")
         if write:
             locks = passwords_mod.locks(config.vault, secrets)

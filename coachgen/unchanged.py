@@ -1,0 +1,154 @@
+"""`coachgen build` when nothing changed: if every input of the last build is as it was (the
+vault's files, coachgen's state under `.coachgen/`, the passwords in the environment, the day,
+git's HEAD, coachgen's own code, templates and catalogues, the libraries that shape the pages)
+and the output holds exactly the files that build left, the build is already done. Its result
+(problems included, so that a warning is never silenced) is reported again, without loading a
+cache, parsing or planning anything.
+
+The record, kept beside the output's manifest, fingerprints the inputs as they were *before*
+the build and coachgen's own records as the build left them. It is deleted before any build
+starts, so a build that fails or is stopped leaves none, and the next build is a real one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import pickle
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from . import config as config_mod
+from . import history, i18n, output, passwords, render, site, vault
+from .problems import Problem
+
+LIBRARIES = ("Jinja2", "markdown-it-py", "mdit-py-plugins", "plotly", "Babel", "nh3", "python-frontmatter", "PyYAML",
+             "icalendar", "python-dateutil", "python-slugify", "cryptography", "tzdata")
+"""Packages whose version can change what a page holds."""
+ENV_PREFIX = "COACHGEN_"
+"""The environment a build reads (passwords, workers): all of it is an input."""
+
+
+@dataclass(frozen=True)
+class Record:
+    inputs: str
+    problems: list[Problem]
+    planned: int
+    sites: int
+    files: dict[str, tuple[int, int, int]]
+    """Each file of the output as that build left it: (size, modification time, inode)."""
+
+
+def record_path(vault_dir: Path, out_dir: Path) -> Path:
+    key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
+    return vault_dir / config_mod.STATE_DIR / "outputs" / f"{key}.unchanged.pickle"
+
+
+def build(vault_dir: Path, *, out: Path | None = None, today: dt.date | None = None, git: bool = True,
+          progress: Callable[[int, int], None] | None = None) -> site.Result:
+    """The last build's result where nothing changed since it, else `site.build`."""
+    vault_dir = vault_dir.resolve()
+    config, _ = config_mod.load(vault_dir, out)
+    out_dir = config.out_dir
+    path = record_path(vault_dir, out_dir)
+    try:
+        before = inputs(vault_dir, out_dir, today or site.today_in(config.zone), git)
+        last = _load(path)
+        if last is not None and last.inputs == before + state(vault_dir, out_dir) and _intact(out_dir, last.files):
+            return site.Result(list(last.problems), planned=last.planned, sites=last.sites, unchanged=True)
+    except OSError:
+        before = None
+    path.unlink(missing_ok=True)
+    result = site.build(vault_dir, out=out, today=today, progress=progress, git=git)
+    if before is not None and result.model is not None:
+        files = _files(out_dir, output.known_files(vault_dir, out_dir))
+        _save(path, Record(before + state(vault_dir, out_dir), list(result.problems), result.planned, result.sites,
+                           files))
+    return result
+
+
+def inputs(vault_dir: Path, out_dir: Path, today: dt.date, git: bool) -> str:
+    """What the coach and the machine give a build, taken before it starts (a save during the
+    build makes the next one a real build)."""
+    h = hashlib.sha256()
+
+    def part(*values: object) -> None:
+        h.update(repr(values).encode("utf-8", "surrogatepass"))
+
+    part(sys.version, site.code_digest(), render.templates_digest(vault_dir / vault.OVERRIDES_DIR),
+         i18n.digest(vault_dir), today.isoformat(), [_version(name) for name in LIBRARIES])
+    for rel, stamp in vault.scan(vault_dir, out_dir).files.items():
+        part(rel, stamp.mtime_ns, stamp.size, stamp.ctime_ns, stamp.ino)
+    secrets = vault_dir / passwords.SECRETS
+    part(secrets.read_bytes() if secrets.is_file() else None)
+    part(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
+    part(history.head(vault_dir) if git else None)
+    index = vault_dir / ".git" / "index"  # what git tracks: a tracked secrets file is warned about
+    part(vault.Stamp.of(index.stat()) if index.is_file() else None)
+    return h.hexdigest()
+
+
+def state(vault_dir: Path, out_dir: Path) -> str:
+    """coachgen's own records a build reads and writes (salts, names, check-in tokens, this
+    output's manifest and addresses), as they stand after the last build."""
+    h = hashlib.sha256()
+    folder = vault_dir / config_mod.STATE_DIR
+    key = record_path(vault_dir, out_dir).name.split(".")[0]
+    files = [f for f in sorted(folder.glob("*")) if f.name not in (Path(passwords.SECRETS).name, "build.lock")]
+    files += [f for f in sorted((folder / "outputs").glob(key + ".*"))
+              if not f.name.endswith((".unchanged.pickle", ".tmp"))]
+    for file in files:
+        if file.is_file():
+            h.update(repr((file.relative_to(folder).as_posix(), file.read_bytes())).encode())
+    return h.hexdigest()
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _files(out_dir: Path, rels) -> dict[str, tuple[int, int, int]]:
+    files = {}
+    for rel in sorted(rels):
+        try:
+            st = os.lstat(out_dir / rel)
+        except OSError:
+            continue
+        files[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return files
+
+
+def _intact(out_dir: Path, files: dict[str, tuple[int, int, int]]) -> bool:
+    """The output still holds every file the last build left, untouched."""
+    for rel, known in files.items():
+        try:
+            st = os.lstat(out_dir / rel)
+        except OSError:
+            return False
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != known:
+            return False
+    return True
+
+
+def _load(path: Path) -> Record | None:
+    try:
+        with open(path, "rb") as fh:
+            record = pickle.load(fh)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        return None
+    return record if isinstance(record, Record) else None
+
+
+def _save(path: Path, record: Record) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(record, fh)
+    os.replace(tmp, path)
