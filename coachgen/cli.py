@@ -112,8 +112,8 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, g
     if result.unchanged:
         seconds = time.perf_counter() - started
         sites = f"{result.sites} client site{'s' if result.sites != 1 else ''}"
-        click.echo(f"Nothing changed since the last build: {sites}, {result.planned} files, as they were "
-                   f"({seconds:.2f} s)", err=True)
+        click.echo(f"Built {sites}: {result.planned} files planned, 0 written, 0 removed in {seconds:.2f} s "
+                   "(nothing changed since the last build)", err=True)
     elif result.model is not None:
         clients = result.sites
         seconds = time.perf_counter() - started
@@ -199,8 +199,10 @@ VAULT_OPTION = click.option("--vault", type=click.Path(exists=True, file_okay=Fa
 def _client(vault: Path, name: str, today: dt.date | None):
     """A client of the vault by slug, folder or name (any case), as the model sees them today."""
     result = site.build(vault, today=today, write=False, git=False)
-    # None only when the output folder is the vault or holds it (an error in coachgen.toml)
-    assert result.model is not None
+    if result.model is None:  # the output folder is the vault or holds it (an error in coachgen.toml)
+        report(result.errors)
+        click.echo("coachgen: error: the vault could not be read (see above)", err=True)
+        sys.exit(1)
     for client in result.model.clients:
         if name.casefold() in (client.slug.casefold(), client.folder.casefold(), client.name.casefold()):
             return client, result

@@ -390,7 +390,7 @@ class _Reader:
         private = self.private(fields)
         date = self.get(fields, "date", meta.as_date)
         stem = posixpath.splitext(posixpath.basename(self.path))[0]
-        if date is None and "date" not in fields:
+        if date is None and ("date" not in fields or meta.is_null(fields["date"][1])):  # `date:` left empty too
             m = _LEADING_DATE.match(stem)
             parsed = meta.parse_date_text(m.group(1)) if m else None
             date = parsed[0] if parsed else None

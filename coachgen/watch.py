@@ -205,12 +205,14 @@ def _watch(vault: Path, out_dir: Path, builder, preview, server, poll: bool, ech
             echo(f"coachgen: error: the build failed ({type(exc).__name__}: {exc}); still watching")
             return
         preview.end(_errors(result), _sites(result))
+        news = [p for p in result.problems if p.path in result.changed or p.path in changed]
+        if not (result.written or result.removed or news):
+            return  # a save that changes no page is no news (and a log kept in the vault no loop)
         what = next(iter(changed)) if len(changed) == 1 else f"{len(changed)} files" if changed else "the vault"
         pages = f"{len(result.written)} page{'s' if len(result.written) != 1 else ''}"
         echo(f"{what} -> {pages} in {result.seconds * 1000:.0f} ms")
-        for problem in result.problems:
-            if problem.path in result.changed or problem.path in changed:
-                echo(str(problem))
+        for problem in news:
+            echo(str(problem))
 
     try:
         run(Announced(), batches, on_build, stop)

@@ -106,6 +106,17 @@ def test_date_with_time_counts_its_date():
     assert note.date.isoformat() == "2026-01-05"
 
 
+def test_an_empty_date_is_as_if_none_were_written():
+    """`date:` left empty once crashed the build: it falls back to the file name's date, and
+    where there is none it is the note's error, not a crash."""
+    dated = session("---\ndate:\n---\nBody.", path="clients/ada/sessions/2026-01-05 Kick-off.md")
+    assert dated.date.isoformat() == "2026-01-05" and not dated.problems
+    undated = session("---\ndate:\n---\nBody.", path="clients/ada/sessions/kick-off.md")
+    assert undated.date is None
+    assert [p.message for p in undated.problems if p.level == "error"] == [
+        "the note has no date: add 'date: YYYY-MM-DD' or start the file name with one"]
+
+
 def test_note_outside_clients_without_client_is_ignored():
     assert parse_note("coach/ideas.md", b"# Ideas\n- [ ] x", is_client=False, in_client_folder=False,
                       allow_html=False) is None

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from icalendar import Calendar
 
 from coachgen import site
@@ -234,3 +235,16 @@ def test_pages_show_when_a_note_last_changed_from_git(tmp_path):
     site.build(vault, out=tmp_path / "off", today=TODAY, git=False)
     assert "notes updated" not in (tmp_path / "off/clients/ada/sessions/2026-03-02/index.html").read_text()
     assert all_output(tmp_path / "out").keys() == all_output(tmp_path / "off").keys()
+
+
+@pytest.mark.parametrize("command", [("digest", "ada"), ("new", "session", "ada")])
+def test_an_output_folder_that_is_the_vault_is_one_clear_error_for_every_command(tmp_path, command):
+    """It once ended `digest` and `new session` in a traceback."""
+    vault = write_files(tmp_path / "vault", {"coachgen.toml": 'output = "."\n',
+                                             "clients/ada/client.md": "---\nname: Ada\n---\n"})
+    done = cli(*command, cwd=vault)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == ["coachgen.toml:1: error: the output folder must not be the vault or contain it",
+                                        "coachgen: error: the vault could not be read (see above)"]
+    assert sorted(p.name for p in vault.rglob("*") if ".coachgen" not in p.parts) == ["ada", "client.md", "clients",
+                                                                                      "coachgen.toml"]
