@@ -53,10 +53,13 @@ class Watch:
 
     def __init__(self, cwd: Path, *args: str):
         self.log = cwd / f"watch-{time.monotonic_ns()}.log"
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}  # a hang shows where
         with open(self.log, "wb") as log:
+            # as from a terminal: a test run started in the background (`pytest &`) ignores SIGINT,
+            # and a child would inherit that and never see the Ctrl-C
             self.proc = subprocess.Popen([sys.executable, "-m", "coachgen", "watch", *args], cwd=cwd, env=env,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -86,8 +89,12 @@ class Watch:
         try:
             return self.proc.wait(15)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGABRT)  # the fault handler writes every thread's stack to the log
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             raise AssertionError(f"coachgen watch did not stop on Ctrl-C:\n{self.output()}") from None
 
 
