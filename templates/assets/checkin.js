@@ -334,7 +334,8 @@
       saveSent(list);
       showSent(list.filter(function (e) { return !received[e.id]; }), []);
       out.focus({ preventScroll: true });
-      out.scrollIntoView({ behavior: "smooth", block: "start" });
+      var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      out.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "start" });
     }).catch(function () {
       problem.textContent = say("failed");
       problem.hidden = false;
