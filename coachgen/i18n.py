@@ -71,6 +71,20 @@ def digest(vault: Path | None) -> str:
     return h.hexdigest()
 
 
+# Babel reads a pattern on every call; a site writes the same few dates and numbers on
+# thousands of pages, so each is formatted once per language.
+@lru_cache(maxsize=65536)
+def _skeleton(skeleton: str, value: dt.date | dt.time, locale: Locale) -> str:
+    return format_skeleton(skeleton, value, locale=locale)
+
+
+@lru_cache(maxsize=65536)
+def _decimal(value: float | int, locale: Locale) -> str:
+    with decimal.localcontext() as context:
+        context.prec = 400  # a float's 309 digits, so that 1e300 is written whole
+        return format_decimal(value, format="#,##0.##", locale=locale)
+
+
 @dataclass(frozen=True)
 class Language:
     code: str
@@ -107,27 +121,27 @@ class Language:
 
     def day(self, value: dt.date | None) -> str:
         """20 Mar 2026 · 20. März 2026 · 20 mars 2026."""
-        return format_skeleton("yMMMd", value, locale=self.locale) if value else ""
+        return _skeleton("yMMMd", value, self.locale) if value else ""
 
     def short_day(self, value: dt.date | None) -> str:
         """Fri 20 Mar · Fr., 20. März."""
-        return format_skeleton("MMMEd", value, locale=self.locale) if value else ""
+        return _skeleton("MMMEd", value, self.locale) if value else ""
 
     def weekday_day(self, value: dt.date | None) -> str:
         """Fri, 20 Mar 2026 · Fr., 20. März 2026."""
-        return format_skeleton("yMMMEd", value, locale=self.locale) if value else ""
+        return _skeleton("yMMMEd", value, self.locale) if value else ""
 
     def long_day(self, value: dt.date | None) -> str:
         """20 March 2026 · 20. März 2026."""
-        return format_skeleton("yMMMMd", value, locale=self.locale) if value else ""
+        return _skeleton("yMMMMd", value, self.locale) if value else ""
 
     def month_day(self, value: dt.date | None) -> str:
         """20 March · 20. März."""
-        return format_skeleton("MMMMd", value, locale=self.locale) if value else ""
+        return _skeleton("MMMMd", value, self.locale) if value else ""
 
     def short_month_day(self, value: dt.date | None) -> str:
         """12 Jan · 12. Jan."""
-        return format_skeleton("MMMd", value, locale=self.locale) if value else ""
+        return _skeleton("MMMd", value, self.locale) if value else ""
 
     def d3_date(self, skeleton: str) -> str:
         """A CLDR date skeleton as a Plotly (d3) date format in this language: "MMMd" ->
@@ -143,15 +157,13 @@ class Language:
         return "".join(out)
 
     def time(self, value: dt.time | None) -> str:
-        return format_skeleton("Hm", value, locale=self.locale) if value else ""
+        return _skeleton("Hm", value, self.locale) if value else ""
 
     def num(self, value: float | int | None) -> str:
         """7,250 · 7.250 · 7 250; at most two decimals, none where the value is whole."""
         if value is None:
             return ""
-        with decimal.localcontext() as context:
-            context.prec = 400  # a float's 309 digits, so that 1e300 is written whole
-            return format_decimal(value, format="#,##0.##", locale=self.locale)
+        return _decimal(value, self.locale)
 
     def money(self, value: float, unit: str) -> str:
         """£7,250 · 7.250 £ · £7,250.50: the language's own place for the sign; cents only where there are any."""
