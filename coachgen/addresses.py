@@ -5,7 +5,6 @@ goes."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import posixpath
@@ -14,13 +13,13 @@ from pathlib import Path
 
 from . import i18n
 from .config import STATE_DIR, Config
+from .output import output_key
 from .pages import Page, digest, language_of
 
 
 def record_path(vault: Path, out_dir: Path) -> Path:
     """Beside the output's manifest under `.coachgen/outputs/`, never in the output."""
-    key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
-    return vault / STATE_DIR / "outputs" / f"{key}.addresses.json"
+    return vault / STATE_DIR / "outputs" / f"{output_key(out_dir)}.addresses.json"
 
 
 def load(vault: Path, out_dir: Path) -> dict[str, str]:

@@ -59,10 +59,15 @@ def build_lock(vault: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def output_key(out_dir: Path) -> str:
+    """The name under `.coachgen/outputs/` of everything recorded about one output folder."""
+    return hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
+
+
 class Output:
     def __init__(self, vault: Path, out_dir: Path):
         self.out = out_dir
-        key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
+        key = output_key(out_dir)
         self.manifest_path = vault / STATE_DIR / "outputs" / f"{key}.pickle"
         self.journal_path = vault / STATE_DIR / "outputs" / f"{key}.journal"
         self.staging = staging_folder(vault / STATE_DIR / "staging" / key, out_dir.resolve())

@@ -44,8 +44,7 @@ class Record:
 
 
 def record_path(vault_dir: Path, out_dir: Path) -> Path:
-    key = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
-    return vault_dir / config_mod.STATE_DIR / "outputs" / f"{key}.unchanged.pickle"
+    return vault_dir / config_mod.STATE_DIR / "outputs" / f"{output.output_key(out_dir)}.unchanged.pickle"
 
 
 def build(vault_dir: Path, *, out: Path | None = None, today: dt.date | None = None, git: bool = True,
@@ -97,7 +96,7 @@ def state(vault_dir: Path, out_dir: Path) -> str:
     output's manifest and addresses), as they stand after the last build."""
     h = hashlib.sha256()
     folder = vault_dir / config_mod.STATE_DIR
-    key = record_path(vault_dir, out_dir).name.split(".")[0]
+    key = output.output_key(out_dir)
     files = [f for f in sorted(folder.glob("*")) if f.name not in (Path(passwords.SECRETS).name, "build.lock")]
     files += [f for f in sorted((folder / "outputs").glob(key + ".*"))
               if not f.name.endswith((".unchanged.pickle", ".tmp"))]

@@ -4,7 +4,6 @@ real watchdog observer; and the property that incremental output equals a clean 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import pickle
 import shutil
@@ -16,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coachgen import site, unchanged, watch
+from coachgen import output, site, unchanged, watch
 from conftest import TODAY, all_output, write_files
 
 BASE = {
@@ -189,8 +188,7 @@ def with_history(vault: Path, out: Path, copy: Path) -> Path:
     what a clean build of this output knows (which sites it held encrypted, which addresses
     it published)."""
     def state(folder: Path, suffix: str) -> Path:
-        key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-        return vault / ".coachgen/outputs" / f"{key}{suffix}"
+        return vault / ".coachgen/outputs" / f"{output.output_key(folder)}{suffix}"
 
     if out.exists():
         shutil.copytree(out, copy)
