@@ -14,7 +14,8 @@ from pathlib import Path
 from . import i18n
 from .config import STATE_DIR, Config
 from .output import output_key
-from .pages import Page, digest, language_of
+from .page import Page, Redirect
+from .pages import language_of
 
 
 def record_path(vault: Path, out_dir: Path) -> Path:
@@ -52,7 +53,7 @@ def redirects(previous: dict[str, str], plan: list[Page], keep: set[str],
     planned = {page.path for page in plan}
     owners = {site_of(page.path): page.client.folder for page in plan if page.client is not None}
     record = {page.path: identity for identity, page in current.items()}
-    pages = []
+    pages: list[Page] = []
     for old, identity in sorted(previous.items()):
         if old in planned:
             continue
@@ -65,8 +66,8 @@ def redirects(previous: dict[str, str], plan: list[Page], keep: set[str],
         assert target.client is not None  # only a client's pages have an identity
         if owners.get(site_of(old), target.client.folder) != target.client.folder:
             continue  # another client has this address now: nothing of this one goes in their folder
-        data = page(old, target.path, language_of(target.client, config))
-        pages.append(Page(old, None, data=data, key=digest("redirect", data), redirect=target.path))
+        pages.append(Redirect(old, None, target=target.path,
+                              data=page(old, target.path, language_of(target.client, config))))
         record[old] = identity
     return pages, record
 

@@ -9,13 +9,14 @@ import json
 import posixpath
 from dataclasses import dataclass, field, fields, replace
 from html import escape
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 
-from . import charts, i18n, ical, recurrence, tasks
+from . import charts, i18n, ical, keys, recurrence, tasks
 from .config import Config
 from .markdown import PLACEHOLDER, task_due, task_prefix
 from .model import Client, Model, Session, client_folder
+from .page import Asset, Copied, Generated, Page, Rendered
 from .privacy import IMAGE_EXTENSIONS, may_use_file, sanitize
 from .problems import Problem, warning
 from .slug import slugify
@@ -29,46 +30,6 @@ MAX_EMBED_CHARS = 1_000_000
 """Note HTML one page may inline through embeds: past it (or for a note it shows already),
 an embed is a link, so that embeds cannot multiply a page's size."""
 ROBOTS = b"User-agent: *\nDisallow: /\n"
-
-
-@dataclass(frozen=True)
-class Page:
-    path: str
-    """Output path, relative to the output folder, `/`-separated."""
-    client: Client | None
-    template: str | None = None
-    context: dict | None = None
-    data: bytes | Callable[[], bytes] | None = None
-    """The bytes, or a function that makes them (called only when the page must be written)."""
-    copy_from: str | None = None
-    """A vault file copied as it is (an attachment)."""
-    asset: str | None = None
-    """A file shipped with coachgen (`templates/assets/...`, or `plotly.min.js`)."""
-    notes: tuple[str, ...] = ()
-    """The notes whose content the page shows."""
-    sealed: bool = False
-    """Encrypted with its client's (or the coach's) password at render time."""
-    key: str | None = None
-    """A digest of everything the page is made from: while it is unchanged (and the file is
-    as we wrote it), the page is neither rendered nor written again."""
-    identity: str | None = None
-    """What a page a person may hold a link to shows, whatever its address: its client's
-    folder and page kind (and note). An address that showed it once keeps leading to it."""
-    redirect: str | None = None
-    """A redirect page: the output path of the page that moved from here."""
-
-    @property
-    def recorded(self) -> bool:
-        """Known only by the last build's record of its path and key (see site.py): it can be
-        kept as the output holds it, but not made."""
-        return self.template is None and self.data is None and self.copy_from is None and self.asset is None
-
-    @property
-    def logical(self) -> str:
-        """The path inside its own site (`sessions/2026-01-12/index.html`), as the browser
-        names it when it opens the file; the `.enc` of an encrypted attachment left off."""
-        site_root = 2 if self.client is not None else 1
-        return self.path.split("/", site_root)[site_root].removesuffix(".enc")
 
 
 # ---------------------------------------------------------------- links, embeds, images
@@ -342,17 +303,13 @@ def embed_problems(client: Client, files: Files | None = None) -> list[Problem]:
 # ---------------------------------------------------------------- the plan
 
 
-def coach_pages(model: Model, config: Config, locked: bool, client_keys: list[str | None],
-                hidden: int = 0) -> list[Page]:
-    """The overview, its calendar feed and assets; `client_keys` (keys of the clients' pages)
-    stand for their data; `hidden` clients are left out of an overview without a password
-    because their own sites have one. A coach with a password gets no feed: a calendar app
-    cannot decrypt."""
-    feed = [] if locked else [Page("coach/calendar.ics", None, data=lambda: coach_calendar(model, config),
-                                   key=digest("coach-calendar", config.title, config.base_url, config.timezone,
-                                              config.language, model.today, client_keys))]
-    return [coach_page(model, config, locked, client_keys, hidden)] + feed + [
-        Page(f"coach/assets/{name}", None, asset=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
+def coach_pages(model: Model, config: Config, locked: bool, hidden: int = 0) -> list[Page]:
+    """The overview, its calendar feed and assets; `hidden` clients are left out of an
+    overview without a password because their own sites have one. A coach with a password
+    gets no feed: a calendar app cannot decrypt."""
+    feed = [] if locked else [Generated("coach/calendar.ics", None, make=coach_calendar, args=(model, config))]
+    return [coach_page(model, config, locked, hidden)] + feed + [
+        Asset(f"coach/assets/{name}", None, name=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
 
 
 def language_of(client: Client | None, config: Config) -> i18n.Language:
@@ -376,12 +333,6 @@ def _without_html(session: Session) -> tuple:
 _SESSION_FIELDS = tuple(f.name for f in fields(Session) if f.name != "html")
 
 
-def digest(*parts: object) -> str:
-    """A stable digest of model objects: frozen dataclasses, dates, strings and numbers all
-    have a deterministic repr."""
-    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False,
                  updated: dict[str, dt.date] | None = None, name_key: bytes = b"",
                  checkin_token: str = "") -> list[Page]:
@@ -392,23 +343,19 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     lang = language_of(client, config)
     resolver = Resolver(client, files, locked, config.allow_html, name_key=name_key, lang=lang)
     base = {"site": _site(config), "client": client, "today": model.today, "locked": locked, "lang": lang}
-    # what every page shares: the build's settings, and for pages that show the whole client, all of it
+    # a session page's own key: what every page shares, and what the page shows of its client
     shared = (sorted(_site(config).items()), config.allow_html, config.nudge_after_days, model.today, locked, lang.code)
-    whole = digest(shared, client.folder, client.name, client.slug, client.started, client.next_session, client.goals,
-                   client.actions, client.metrics, client.insights, client.future, client.engagement,
-                   [(s.id, s.date, s.title, s.duration, s.values, s.insights, s.future, s.checkin)
-                    for s in client.sessions + client.checkins])
     overview = {**base, "sessions_by_id": {s.id: s for s in client.sessions + client.checkins}}
     panel = checkin_panel(client, config, checkin_token)
     charted = [m for m in client.metrics if m.points]
     # charts name months and days, and write numbers, as the page's language does (app.js)
     plotly_locale = lang.plotly() if lang.code != i18n.DEFAULT else None
-    pages = [
-        Page(
+    pages: list[Page] = [
+        Rendered(
             root + "index.html",
             client,
-            "dashboard.html",
-            {**overview, "rel": "", "nav": "dashboard", "title": lang.gettext("Dashboard"),
+            template="dashboard.html",
+            context={**overview, "rel": "", "nav": "dashboard", "title": lang.gettext("Dashboard"),
              "charts": {f"spark-{i}": charts.figure(m, compact=True, lang=lang)
                         for i, m in enumerate(client.metrics) if m.points},
              "plotly_locale": plotly_locale,
@@ -416,21 +363,18 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
              "glance": glance(client),
              "nudge_after_days": config.nudge_after_days,
              "checkin": panel},
-            key=digest("dashboard", whole, config.coach_email, checkin_token),
             identity=f"{client.folder}|dashboard",
         ),
-        Page(root + "actions/index.html", client, "actions.html",
-             {**overview, "rel": "../", "nav": "actions", "title": lang.gettext("Actions")},
-             key=digest("actions", whole),
-             identity=f"{client.folder}|actions"),
-        Page(
+        Rendered(root + "actions/index.html", client, template="actions.html",
+                 context={**overview, "rel": "../", "nav": "actions", "title": lang.gettext("Actions")},
+                 identity=f"{client.folder}|actions"),
+        Rendered(
             root + "metrics/index.html",
             client,
-            "metrics.html",
-            {**overview, "rel": "../", "nav": "metrics", "title": lang.gettext("Metrics"),
+            template="metrics.html",
+            context={**overview, "rel": "../", "nav": "metrics", "title": lang.gettext("Metrics"),
              "charts": {f"chart-{i}": charts.figure(m, lang=lang) for i, m in enumerate(client.metrics) if m.points},
              "plotly_locale": plotly_locale},
-            key=digest("metrics", whole),
             identity=f"{client.folder}|metrics",
         ),
     ]
@@ -452,30 +396,33 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
             "updated": next((d for d in [(updated or {}).get(session.path)] if d and d <= model.today), None),
         }
         neighbours = [(s.url, s.title) for s in (context["previous"], context["next"]) if s]
-        key = digest("session", shared, client.name, client.slug, _without_html(session),
+        # narrower than the context (which holds the whole client): a save re-renders its own page
+        key = keys.digest("session", shared, client.name, client.slug, _without_html(session),
                      hashlib.sha256(context["body"].encode("utf-8", "surrogatepass")).hexdigest(),
                      [action_text[k] for k in session.actions_set], [action_text[k] for k in session.actions_touched],
                      context["values"], neighbours, context["updated"])
-        pages.append(Page(root + session.url + "index.html", client, "session.html", context,
-                          notes=resolver.embedded_notes(session), key=key,
-                          identity=f"{client.folder}|session|{session.path}"))
-    pages.append(Page(root + "data.json", client, data=lambda: data_json(client, model.today),
-                      key=digest("data", whole)))
+        pages.append(Rendered(root + session.url + "index.html", client, template="session.html", context=context,
+                              notes=resolver.embedded_notes(session), key=key,
+                              identity=f"{client.folder}|session|{session.path}"))
+    pages.append(Generated(root + "data.json", client, make=data_json, args=(client, model.today)))
     if not locked:  # a calendar app cannot decrypt: no calendar for a site with a password
-        pages.append(Page(root + "calendar.ics", client, data=lambda: calendar(client, model.today, config),
-                          key=digest("calendar", whole, config.base_url, config.timezone)))
-    pages += [Page(root + "assets/files/" + name, client, copy_from=path)
+        pages.append(Generated(root + "calendar.ics", client, make=calendar, args=(client, model.today, config)))
+    pages += [Copied(root + "assets/files/" + name, client, source=path)
               for name, path in sorted(resolver.used.items())]
     if locked:
-        pages = [replace(p, path=p.path + (".enc" if p.copy_from else ""), sealed=True) for p in pages]
-        pages.append(Page(root + "assets/" + LOCK_JS, client, asset=LOCK_JS))
-    pages.append(Page(root + "robots.txt", client, data=ROBOTS, key=digest("robots", ROBOTS)))
-    pages += [Page(root + "assets/" + name, client, asset=name) for name in ASSETS]
+        pages = [replace(p, path=p.path + (".enc" if isinstance(p, Copied) else ""), sealed=True) for p in pages]
+        pages.append(Asset(root + "assets/" + LOCK_JS, client, name=LOCK_JS))
+    pages.append(Generated(root + "robots.txt", client, make=robots))
+    pages += [Asset(root + "assets/" + name, client, name=name) for name in ASSETS]
     if charted:
-        pages.append(Page(root + "assets/" + PLOTLY, client, asset=PLOTLY))
+        pages.append(Asset(root + "assets/" + PLOTLY, client, name=PLOTLY))
     if panel:
-        pages.append(Page(root + "assets/" + CHECKIN_JS, client, asset=CHECKIN_JS))
+        pages.append(Asset(root + "assets/" + CHECKIN_JS, client, name=CHECKIN_JS))
     return pages
+
+
+def robots() -> bytes:
+    return ROBOTS
 
 
 def checkin_panel(client: Client, config: Config, token: str) -> dict | None:
@@ -648,7 +595,7 @@ def _ending(client: Client, today: dt.date, lang: i18n.Language | None = None) -
     return None
 
 
-def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str | None], hidden: int = 0) -> Page:
+def coach_page(model: Model, config: Config, locked: bool, hidden: int = 0) -> Page:
     lang = language_of(None, config)
     rows = []
     for client in model.clients:
@@ -667,14 +614,12 @@ def coach_page(model: Model, config: Config, locked: bool, client_keys: list[str
             # the client's latest update, until a session note on or after its date
             "new_checkin": next((c for c in client.checkins[-1:] if last is None or c.date > last), None),
         })
-    return Page(
+    return Rendered(
         "coach/index.html",
         None,
-        "coach.html",
-        {"site": _site(config), "rows": rows, "today": model.today, "rel": "", "title": lang.gettext("Overview"),
-         "lang": lang,
-         "nudge_after_days": config.nudge_after_days, "locked": locked, "hidden": hidden},
+        template="coach.html",
+        context={"site": _site(config), "rows": rows, "today": model.today, "rel": "",
+                 "title": lang.gettext("Overview"), "lang": lang,
+                 "nudge_after_days": config.nudge_after_days, "locked": locked, "hidden": hidden},
         sealed=locked,
-        key=digest("coach", sorted(_site(config).items()), config.language, config.nudge_after_days, model.today,
-                   locked, client_keys, hidden),
     )

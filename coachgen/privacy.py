@@ -12,6 +12,7 @@ import nh3
 
 from .config import CONFIG_FILE, Config
 from .model import CLIENTS_DIR, Client, Model, client_folder
+from .page import Asset, Copied, Redirect
 from .passwords import COACH, SECRETS, Passwords
 from .problems import Problem, error, warning
 from .vault import is_ignored_name
@@ -259,12 +260,12 @@ def check_plan(pages, checked: Set[int] = frozenset(), protections: dict[str, Pr
     notes_of: dict[int, set[str]] = {}
     planned = {page.path: page for page in pages}
     owners = {_root(page.path): page.client.folder for page in pages
-              if page.client is not None and page.redirect is None}
+              if page.client is not None and not isinstance(page, Redirect)}
     for page in pages:
         if page.path in seen:
             raise PrivacyError(f"two pages planned on one path: {page.path}")
         seen.add(page.path)
-        if page.redirect is not None:
+        if isinstance(page, Redirect):
             _check_redirect(page, planned, owners, protections)
             continue
         if protections is not None:
@@ -278,7 +279,7 @@ def check_plan(pages, checked: Set[int] = frozenset(), protections: dict[str, Pr
         for source in page.notes:
             if source not in own:
                 raise PrivacyError(f"{page.path} would show a note that is not {page.client.slug}'s")
-        if page.copy_from and not may_use_file(page.client, page.copy_from):
+        if isinstance(page, Copied) and not may_use_file(page.client, page.source):
             raise PrivacyError(f"{page.path} would copy a file that is not {page.client.slug}'s")
 
 
@@ -292,7 +293,7 @@ def _check_redirect(page, planned: dict, owners: dict[str, str], protections: di
     into a withheld site, nor into the folder of another client than its target's."""
     parts = page.path.split("/")
     site = COACH if parts[0] == "coach" else parts[1] if parts[0] == CLIENTS_DIR and len(parts) > 2 else None
-    target = planned.get(page.redirect)
+    target = planned.get(page.target)
     if site is None or posixpath.normpath(page.path) != page.path or target is None:
         raise PrivacyError(f"a redirect is planned where it may not be: {page.path}")
     owner = owners.get(_root(page.path))
@@ -308,6 +309,6 @@ def _check_protection(page, protections: dict[str, Protection]) -> None:
     protection = protections.get(site)
     if protection is None or not protection.published:
         raise PrivacyError(f"{page.path} belongs to a site that may not be published")
-    if protection.encrypted and not page.sealed and page.asset is None and \
+    if protection.encrypted and not page.sealed and not isinstance(page, Asset) and \
             page.path.removeprefix(site_root(site)) not in PLAIN_ON_SEALED_SITES:
         raise PrivacyError(f"{page.path} would be published unencrypted on a site with a password")

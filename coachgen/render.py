@@ -12,7 +12,8 @@ import jinja2
 from . import i18n
 from .charts import habit_text
 from .crypto import Lock
-from .pages import PLOTLY, Page
+from .page import Asset, Copied, Generated, Page, Redirect, Rendered
+from .pages import PLOTLY
 from .privacy import strip_metadata
 
 
@@ -212,26 +213,28 @@ def environment(overrides: Path | None, compiled: Path | None = None) -> jinja2.
 
 def render(page: Page, env: jinja2.Environment, vault: Path, lock: Lock | None = None) -> bytes:
     """The bytes of one planned page; a sealed page is encrypted with `lock`."""
-    if page.data is not None:
-        data = page.data() if callable(page.data) else page.data
-    elif page.copy_from is not None:
-        data = strip_metadata((vault / page.copy_from).read_bytes(), page.copy_from)
-    elif page.asset is not None:
-        data = asset_path(page.asset).read_bytes()
-    else:
-        # a page that is neither data, a copy nor an asset is a template's, with its context
-        assert page.template is not None and page.context is not None
-        data = env.get_template(page.template).render(_in_language(page.context)).encode("utf-8")
+    match page:
+        case Rendered(template=template, context=context):
+            data = env.get_template(template).render(_in_language(context)).encode("utf-8")
+        case Generated(make=make, args=args):
+            data = make(*args)
+        case Copied(source=source):
+            data = strip_metadata((vault / source).read_bytes(), source)
+        case Asset(name=name):
+            data = asset_path(name).read_bytes()
+        case Redirect(data=data):
+            pass
+        case _:
+            raise TypeError(f"{page.path} cannot be made here ({type(page).__name__})")
     if not page.sealed:
         return data
     if lock is None:
         raise ValueError(f"{page.path} is to be sealed but has no password")
     logical = page.logical
     envelope = lock.seal(logical, data)
-    if page.template is None:
+    if not isinstance(page, Rendered):
         return envelope
     rel = "../" * logical.count("/")
-    assert page.context is not None  # a template's page has its context
     context = _in_language({"envelope": envelope.decode("ascii"), "rel": rel, "lang": page.context.get("lang")})
     return env.get_template("locked.html").render(context).encode("utf-8")
 

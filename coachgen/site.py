@@ -15,15 +15,15 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, addresses, checkin, history, i18n, output, parallel, privacy, render, vault
+from . import addresses, checkin, history, i18n, keys, output, parallel, privacy, render, vault
 from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
 from . import passwords as passwords_mod
+from .page import Asset, Copied, Page, Recorded
 from .parse import Note, parse_note
 from .problems import Problem, error
 
@@ -57,15 +57,6 @@ class Result:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.level == "error"]
-
-
-@lru_cache(maxsize=1)
-def code_digest() -> str:
-    """coachgen's own code: caches and page keys made by other code are not reused."""
-    h = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 def today_in(zone) -> dt.date:
@@ -117,6 +108,7 @@ class Builder:
         self.settings: tuple | None = None
         self.files: pages_mod.Files | None = None
         self.files_key: tuple | None = None
+        self.keys = keys.Keys()
         self.plans: dict[str, tuple] = {}
         """Each client's last plan: (the fingerprint of its inputs, its pages, or as recorded on disk)."""
         self.fingerprints: dict[str, tuple] = {}
@@ -195,7 +187,8 @@ class Builder:
             plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH],
                                       names, tokens)
             moved, record = addresses.redirects(moved_from, plan, keep, config)
-            return plan + moved, reused, record
+            self.keys.settle()
+            return plan + [self.keys.keyed(page) for page in moved], reused, record
 
         plan, reused, record = plan_all()
         privacy.check_plan(plan, checked={id(p) for p in reused}, protections=protections)
@@ -245,7 +238,7 @@ class Builder:
         return found
 
     def _plan(self, model, config, listing, secrets, templates, overview: privacy.Protection,
-              names: dict[str, bytes], tokens: dict[str, str]) -> tuple[list[pages_mod.Page], list[pages_mod.Page]]:
+              names: dict[str, bytes], tokens: dict[str, str]) -> tuple[list[Page], list[Page]]:
         """Plan every client's pages; a client whose inputs are those of the previous build
         keeps its plan: its pages while watching, or from the disk the paths and keys the last
         build recorded (pages that are only checked against the output, see `_Stale`)."""
@@ -254,26 +247,24 @@ class Builder:
             head = history.head(config.vault)
             if head != self.git_head:
                 self.git_head, self.updated = head, history.last_changed(config.vault) if head else {}
-        shared = pages_mod.digest(code_digest(), config, model.today, templates)
+        shared = keys.digest(keys.code_digest(), config, model.today, templates)
         plan, reused, plans = [], [], {}
         self.failed = {}
         for client in model.clients:
             locked = client.slug in secrets
             name_key, token = names.get(client.slug, b""), tokens.get(client.slug, "")
-            keys = hashlib.sha256(name_key + b"|" + token.encode()).hexdigest()
-            fingerprint = self._fingerprint(client, shared, locked, listing, keys)
+            secret_keys = hashlib.sha256(name_key + b"|" + token.encode()).hexdigest()
+            fingerprint = self._fingerprint(client, shared, locked, listing, secret_keys)
             previous = self.plans.get(client.slug)
             if previous and previous[0] == fingerprint:
                 pages = previous[1]
-                if pages and isinstance(pages[0], tuple):
-                    pages = [pages_mod.Page(path, client, copy_from=copy_from, asset=asset, notes=notes, sealed=sealed,
-                                            key=key, identity=identity)
-                             for path, copy_from, asset, notes, sealed, key, identity in pages]
+                if pages and pages[0].client is not client:  # as recorded on disk, without their client
+                    pages = [replace(page, client=client) for page in pages]
                 reused += pages
             else:
                 try:
-                    pages = pages_mod.client_pages(client, model, config, files, locked, self.updated, name_key,
-                                                   token)
+                    pages = [self.keys.keyed(page) for page in pages_mod.client_pages(
+                        client, model, config, files, locked, self.updated, name_key, token)]
                 except Exception as exc:  # a fault must cost one site, never the whole build
                     self.failed[client.slug] = (client.folder, type(exc).__name__)
                     continue
@@ -282,14 +273,14 @@ class Builder:
             plan += pages
         self.replanned |= plans.keys() != self.plans.keys()
         self.plans = plans
-        dashboards = [pages[0].key for _, pages in plans.values()]
         if not overview.published:
             return plan, reused
         # an overview without a password shows no client whose site has one
         listed = model if overview.encrypted else replace(
             model, clients=tuple(c for c in model.clients if c.slug not in secrets))
         hidden = len(model.clients) - len(listed.clients)
-        return plan + pages_mod.coach_pages(listed, config, overview.encrypted, dashboards, hidden), reused
+        coach = pages_mod.coach_pages(listed, config, overview.encrypted, hidden)
+        return plan + [self.keys.keyed(page) for page in coach], reused
 
     def _files(self, listing: vault.Listing) -> pages_mod.Files:
         """The vault's files as links and embeds look them up, made again when they change."""
@@ -313,7 +304,7 @@ class Builder:
                  + [s.path for s in client.sessions + client.checkins])
         assert self.files is not None  # _plan looked the files up first
         files = self.files.by_folder.get(client.folder, ()) + self.files.shared
-        fingerprint = pages_mod.digest(
+        fingerprint = keys.digest(
             shared, client.folder, client.slug, locked, names,
             [(path, self.parsed[path].sha if path in self.parsed else None, self.updated.get(path)) for path in notes],
             [(path, listing.files.get(path)) for path in files],
@@ -437,8 +428,7 @@ class Builder:
                 target.unlink(missing_ok=True)
         self.dirty = set()
         if self.replanned:
-            stubs = {slug: (fingerprint, [(p.path, p.copy_from, p.asset, p.notes, p.sealed, p.key, p.identity)
-                                          for p in pages])
+            stubs = {slug: (fingerprint, [_recorded(page) for page in pages])
                      for slug, (fingerprint, pages) in self.plans.items()}
             _dump(folder / "plans.pickle", stubs)
             self.replanned = False
@@ -457,22 +447,22 @@ class Builder:
             for i, page in enumerate(plan):
                 if id(page) in carried and out.carry(page.path):
                     continue
-                if page.asset is not None and not page.sealed:
-                    source = render.asset_path(page.asset)
+                if isinstance(page, Asset):  # shipped files: linked, not rendered
+                    source = render.asset_path(page.name)
                     st = source.stat()
                     if out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}"):
                         result.written.append(page.path)
                     continue
-                key = _key(page, templates, seals.get(_site_of(page), ""), listing)
+                key = keys.final(page, templates, seals.get(_site_of(page), ""), listing.files)
                 if not out.fresh(page.path, key):
-                    if page.recorded:
+                    if isinstance(page, Recorded):
                         raise _Stale(page.path)
                     todo.append((i, key))
             tick = (lambda n: progress(n, len(todo))) if progress else None
             rendering = time.perf_counter()
             staged = parallel.map(_render_one, [i for i, _ in todo], (plan, env, config.vault, locks, out), tick)
             result.stages["render"] = time.perf_counter() - rendering
-            broken: dict[str, tuple[pages_mod.Page, str]] = {}
+            broken: dict[str, tuple[Page, str]] = {}
             for (i, _), outcome in zip(todo, staged, strict=True):
                 if isinstance(outcome, str):
                     broken.setdefault(_site_of(plan[i]), (plan[i], outcome))
@@ -536,17 +526,17 @@ def _load(path: Path):
             version, data = pickle.load(fh)
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError):
         return None
-    return data if version == code_digest() else None
+    return data if version == keys.code_digest() else None
 
 
 def _dump(path: Path, data) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
-        pickle.dump((code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((keys.code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
 
 
-def _site_of(page: pages_mod.Page) -> str:
+def _site_of(page: Page) -> str:
     return page.client.slug if page.client else passwords_mod.COACH
 
 
@@ -584,13 +574,9 @@ def _parse_one(item: tuple[str, bytes | None, str | None]) -> tuple[str | None, 
     return sha, note if note is None else replace(note, sha=sha)
 
 
-def _key(page: pages_mod.Page, templates: str, seal: str, listing: vault.Listing) -> str | None:
-    """The page's own key, with what every page depends on: coachgen, its templates, the lock."""
-    own = page.key
-    if page.copy_from is not None:
-        stamp = listing.files.get(page.copy_from)
-        own = pages_mod.digest("file", page.copy_from, stamp)
-    if own is None:
-        return None
-    sealed = seal if page.sealed else ""
-    return hashlib.sha256(f"{code_digest()}\0{templates}\0{sealed}\0{page.path}\0{own}".encode()).hexdigest()
+def _recorded(page: Page) -> Page:
+    """What the disk keeps of a planned page: without its client (the model has it), and a
+    rendered or generated page only by its path and key."""
+    if isinstance(page, (Copied, Asset)):
+        return replace(page, client=None)
+    return Recorded(page.path, None, notes=page.notes, sealed=page.sealed, key=page.key, identity=page.identity)

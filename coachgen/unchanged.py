@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import config as config_mod
-from . import history, i18n, output, passwords, render, site, vault
+from . import history, i18n, keys, output, passwords, render, site, vault
 from .problems import Problem
 
 LIBRARIES = ("Jinja2", "markdown-it-py", "mdit-py-plugins", "plotly", "Babel", "nh3", "python-frontmatter", "PyYAML",
@@ -78,7 +78,7 @@ def inputs(vault_dir: Path, out_dir: Path, today: dt.date, git: bool) -> str:
     def part(*values: object) -> None:
         h.update(repr(values).encode("utf-8", "surrogatepass"))
 
-    part(sys.version, site.code_digest(), render.templates_digest(vault_dir / vault.OVERRIDES_DIR),
+    part(sys.version, keys.code_digest(), render.templates_digest(vault_dir / vault.OVERRIDES_DIR),
          i18n.digest(vault_dir), today.isoformat(), [_version(name) for name in LIBRARIES])
     for rel, stamp in vault.scan(vault_dir, out_dir).files.items():
         part(rel, stamp.mtime_ns, stamp.size, stamp.ctime_ns, stamp.ino)

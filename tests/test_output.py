@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from coachgen import output, privacy, render, site, vault
-from coachgen.pages import Page
+from coachgen.page import Generated
 from conftest import EXAMPLE, ROOT, TODAY, all_output
 
 NOTES = {
@@ -125,11 +125,11 @@ def test_D4_the_plan_check_refuses_paths_outside_a_client_and_collisions(make_va
     result = build(make_vault(NOTES), tmp_path / "out")
     ada = result.model.clients[0]
     with pytest.raises(privacy.PrivacyError):
-        privacy.check_plan([Page("clients/bob/index.html", ada, data=b"x")])
+        privacy.check_plan([Generated("clients/bob/index.html", ada)])
     with pytest.raises(privacy.PrivacyError):
-        privacy.check_plan([Page(f"clients/{ada.slug}/../bob/x.html", ada, data=b"x")])
+        privacy.check_plan([Generated(f"clients/{ada.slug}/../bob/x.html", ada)])
     with pytest.raises(privacy.PrivacyError):
-        privacy.check_plan([Page("coach/index.html", None, data=b"x"), Page("coach/index.html", None, data=b"y")])
+        privacy.check_plan([Generated("coach/index.html", None), Generated("coach/index.html", None)])
 
 
 def test_D5_same_output_whatever_the_order_files_are_found_in(tmp_path, monkeypatch):

@@ -1,0 +1,109 @@
+"""Dependency keys: one digest of everything a page is made from. While a page's key is the
+one the output's manifest holds for it (and the file is as written), the page is neither
+rendered nor written again.
+
+By default a page's key covers everything it receives: a template page's whole context, a
+generated file's function and arguments. Nothing a template reads can be left out of its
+key, so no edit can leave a stale page. A page may instead bring a narrower key of its own
+(a session page names what it shows of its client); each such key is an optimisation that
+the incremental-equals-clean property tests in tests/test_watch.py hold to account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import fields, is_dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__, i18n, model
+from .page import Copied, Generated, Page, Redirect, Rendered
+from .vault import Stamp
+
+PLAIN = (str, int, float, bool, type(None), bytes, dt.date, dt.time)
+CONTAINERS = (model.Model, model.Client)
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """coachgen's own code: caches and page keys made by other code are not reused."""
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def digest(*parts: object) -> str:
+    """A digest of plain values and model objects: frozen dataclasses, dates, strings and
+    numbers all have a deterministic repr."""
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Keys:
+    """Digests of what pages receive, with a memo per model object: a client shown on forty
+    pages (and on the overview) is hashed once, and while watching, a client whose notes did
+    not change is the very same object and is not hashed again."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[object, str]] = {}
+        self._used: dict[int, tuple[object, str]] = {}
+
+    def of(self, *parts: object) -> str:
+        return hashlib.sha256(self._text(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+    def keyed(self, page: Page) -> Page:
+        """The page with its key: its own narrower one, else one over all it receives."""
+        match page:
+            case Rendered(key=None, template=template, context=context):
+                return replace(page, key=self.of("rendered", template, context))
+            case Generated(key=None, make=make, args=args):
+                return replace(page, key=self.of("generated", f"{make.__module__}.{make.__qualname__}", args))
+            case Redirect(key=None, target=target, data=data):
+                return replace(page, key=digest("redirect", target, data))
+        return page
+
+    def settle(self) -> None:
+        """Forget the objects the last plan did not hash: they belong to an older model."""
+        self._memo, self._used = self._used, {}
+
+    def _text(self, value: object) -> str:
+        if isinstance(value, PLAIN):
+            return repr(value)
+        if isinstance(value, (list, tuple)):
+            return "[" + ",".join(self._text(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{self._text(k)}:{self._text(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, i18n.Language):  # its words are in the templates' key (i18n.digest)
+            return f"Language({value.code!r})"
+        if is_dataclass(value) and not isinstance(value, type):
+            return self._object(value)
+        return _stable(repr(value), value)
+
+    def _object(self, value: object) -> str:
+        known = self._memo.get(id(value)) or self._used.get(id(value))
+        if known is None or known[0] is not value:
+            if isinstance(value, CONTAINERS):  # field by field, so that each client and session is hashed once
+                text = self._text([type(value).__name__] + [getattr(value, f.name) for f in fields(value)])
+            else:
+                text = _stable(repr(value), value)
+            known = (value, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+        self._used[id(value)] = known
+        return known[1]
+
+
+def _stable(text: str, value: object) -> str:
+    if " at 0x" in text:  # an address changes from run to run: such a key would never match
+        raise TypeError(f"a page receives {type(value).__name__}, which has no stable key")
+    return text
+
+
+def final(page: Page, templates: str, seal: str, files: dict[str, Stamp]) -> str | None:
+    """The key the manifest keeps: the page's own, with what every page depends on (coachgen,
+    its templates and catalogues, the site's lock); a copied file's is its stamp. None: the
+    page is always made (and written only if its bytes changed)."""
+    own = digest("file", page.source, files.get(page.source)) if isinstance(page, Copied) else page.key
+    if own is None:
+        return None
+    sealed = seal if page.sealed else ""
+    return hashlib.sha256(f"{code_digest()}\0{templates}\0{sealed}\0{page.path}\0{own}".encode()).hexdigest()

@@ -1,0 +1,94 @@
+"""Dependency keys (coachgen/keys.py): a page's key covers everything its template receives,
+so no value a template starts reading can leave a stale page behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+
+import pytest
+
+from coachgen import i18n, keys, site
+from coachgen.page import Generated, Rendered
+from conftest import TODAY, all_output, write_files
+
+VAULT = {
+    "clients/ada/client.md": "---\nname: Ada\n---\n",
+    "clients/ada/2026-01-05 Start.md": "First words.\n\n- [ ] Call the bank\n",
+    "clients/ada/2026-01-12 Next.md": "Second words.\n",
+    "clients/bob/client.md": "---\nname: Bob\n---\n",
+    "clients/bob/2026-01-06 Hello.md": "Bob's first.\n",
+}
+
+
+def test_a_template_that_starts_showing_a_session_body_on_the_dashboard_is_never_stale(tmp_path):
+    """The coach's own dashboard shows the first session's words, which no hand-made key of the
+    dashboard named: an edit of those words reaches the dashboard in the very next build of a
+    watching Builder, as a clean build has it."""
+    vault = write_files(tmp_path / "vault", {
+        **VAULT,
+        "templates/dashboard.html": '{% extends "base.html" %}{% block main %}'
+                                    '<div id="first">{{ client.sessions[0].html }}</div>{% endblock %}',
+    })
+    builder = site.Builder(vault, out=tmp_path / "out", today=TODAY)
+    builder.build()
+    note = vault / "clients/ada/2026-01-05 Start.md"
+    note.write_text(note.read_text().replace("First words.", "Words the dashboard now shows."))
+    result = builder.build(changed={"clients/ada/2026-01-05 Start.md"})
+    assert "clients/ada/index.html" in result.written
+    assert "Words the dashboard now shows." in (tmp_path / "out/clients/ada/index.html").read_text()
+    assert "clients/bob/index.html" not in result.written  # another client's pages are not touched
+    site.Builder(vault, out=tmp_path / "clean", today=TODAY).build()
+    assert all_output(tmp_path / "out") == all_output(tmp_path / "clean")
+    shutil.rmtree(tmp_path / "clean")
+
+
+def test_a_default_key_changes_with_any_value_of_the_context():
+    memo = keys.Keys()
+    lang = i18n.language("en")
+    context = {"title": "Dashboard", "today": TODAY, "lang": lang, "rows": [{"n": 1, "when": dt.time(9, 30)}]}
+    page = memo.keyed(Rendered("clients/ada/index.html", None, template="dashboard.html", context=context))
+    assert page.key is not None
+    assert memo.keyed(Rendered("clients/ada/index.html", None, template="dashboard.html",
+                               context=dict(context))).key == page.key
+    for name, value in [("title", "Overview"), ("today", TODAY + dt.timedelta(days=1)),
+                        ("lang", i18n.language("de")), ("rows", [{"n": 2, "when": dt.time(9, 30)}])]:
+        other = memo.keyed(Rendered("clients/ada/index.html", None, template="dashboard.html",
+                                    context={**context, name: value}))
+        assert other.key != page.key, name
+    assert memo.keyed(Rendered("clients/ada/index.html", None, template="actions.html", context=context)).key != page.key
+
+
+def test_a_generated_page_is_keyed_by_its_function_and_arguments():
+    memo = keys.Keys()
+    one = memo.keyed(Generated("clients/ada/data.json", None, make=bytes, args=(TODAY,)))
+    assert one.key == memo.keyed(Generated("clients/ada/data.json", None, make=bytes, args=(TODAY,))).key
+    assert one.key != memo.keyed(Generated("clients/ada/data.json", None, make=bytes, args=(TODAY, 1))).key
+    assert one.key != memo.keyed(Generated("clients/ada/data.json", None, make=bytearray, args=(TODAY,))).key
+
+
+def test_a_narrow_key_of_its_own_is_kept():
+    page = Rendered("clients/ada/sessions/x/index.html", None, template="session.html", context={"a": 1}, key="own")
+    assert keys.Keys().keyed(page).key == "own"
+
+
+def test_a_model_object_is_hashed_by_value_once_and_a_changed_one_again(tmp_path):
+    vault = write_files(tmp_path / "vault", VAULT)
+    model = site.build(vault, out=tmp_path / "out", today=TODAY).model
+    ada = model.clients[0]
+    memo = keys.Keys()
+    first = memo.of(ada)
+    assert memo.of(ada) == first
+    assert keys.Keys().of(dataclasses.replace(ada)) == first  # an equal client, another object: the same key
+    changed = dataclasses.replace(ada, sessions=(dataclasses.replace(ada.sessions[0], html="<p>new</p>"),)
+                                  + ada.sessions[1:])
+    assert memo.of(changed) != first
+
+
+def test_a_value_with_no_stable_key_is_refused():
+    class Opaque:
+        pass
+
+    with pytest.raises(TypeError, match="no stable key"):
+        keys.Keys().of({"x": Opaque()})
