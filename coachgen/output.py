@@ -137,10 +137,15 @@ class Output:
         self.manifest[rel] = known
         return True
 
-    def fresh(self, rel: str, key: str | None) -> bool:
-        """The file was made from inputs with this key, and is still there: no need to render it."""
+    def holds(self, rel: str, key: str | None) -> bool:
+        """The file was made from inputs with this key, and is still there."""
         known = self.known.get(rel)
-        if key is None or not known or known[1:] != [key] or not os.path.exists(f"{self.out}/{rel}"):
+        return key is not None and known is not None and known[1:] == [key] and os.path.exists(f"{self.out}/{rel}")
+
+    def fresh(self, rel: str, key: str | None) -> bool:
+        """The file holds what this key makes: kept, with no need to render it."""
+        known = self.known.get(rel)
+        if known is None or not self.holds(rel, key):
             return False
         self.manifest[rel] = known
         return True

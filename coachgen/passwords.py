@@ -135,17 +135,23 @@ def tracked_by_git(vault: Path, rel: str) -> bool:
     return done.returncode == 0
 
 
-def locks(vault: Path, passwords: dict[str, str]) -> dict[str, crypto.Lock]:
+def locks(vault: Path, passwords: dict[str, str],
+          derived: dict[tuple[str, str, str], crypto.Lock] | None = None) -> dict[str, crypto.Lock]:
     """A lock per site with a password; a site's salt is made once and kept, so that a
-    rebuild neither logs the client out nor changes unchanged files."""
+    rebuild neither logs the client out nor changes unchanged files. `derived` (kept in
+    memory only, by a watcher) holds locks already derived: PBKDF2 is slow on purpose, and
+    a save need not pay for it again while a site's password and salt stay the same."""
     if not passwords:
         return {}
     salts = per_site(vault / SALTS, passwords, lambda: crypto.b64(crypto.new_salt()), save=True)
+    derived = {} if derived is None else derived
+    wanted = {site: (site, secret, salts[site]) for site, secret in sorted(passwords.items())}
     # PBKDF2 releases the GIL: derive the keys of several sites at once
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = {site: pool.submit(crypto.Lock.derive, site, secret, crypto.unb64(salts[site]))
-                   for site, secret in sorted(passwords.items())}
-        return {site: future.result() for site, future in futures.items()}
+        futures = {key: pool.submit(crypto.Lock.derive, key[0], key[1], crypto.unb64(key[2]))
+                   for key in wanted.values() if key not in derived}
+        derived.update({key: future.result() for key, future in futures.items()})
+    return {site: derived[key] for site, key in wanted.items()}
 
 
 def naming_keys(vault: Path, sites, create: bool) -> dict[str, bytes]:

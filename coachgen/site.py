@@ -8,6 +8,7 @@ per page, so that a page whose inputs did not change is neither rendered nor wri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import hashlib
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from . import addresses, checkin, history, i18n, keys, output, parallel, privacy, render, vault
+from . import addresses, checkin, crypto, history, i18n, keys, output, parallel, privacy, render, vault
 from . import config as config_mod
 from . import model as model_mod
 from . import pages as pages_mod
@@ -109,6 +110,8 @@ class Builder:
         self.files: pages_mod.Files | None = None
         self.files_key: tuple | None = None
         self.keys = keys.Keys()
+        self.derived: dict[tuple[str, str, str], crypto.Lock] = {}
+        """Locks derived from each site's password and salt (in memory only)."""
         self.plans: dict[str, tuple] = {}
         """Each client's last plan: (the fingerprint of its inputs, its pages, or as recorded on disk)."""
         self.fingerprints: dict[str, tuple] = {}
@@ -132,93 +135,24 @@ class Builder:
 
     def build(self, *, write: bool = True, changed: set[str] | None = None,
               progress: Callable[[int, int], None] | None = None) -> Result:
-        """Build. `changed` (vault-relative paths) lets a watcher skip the full scan; a
-        path that is not a plain file, or None, means look at everything."""
-        started = lap = time.perf_counter()
-        stages: dict[str, float] = {}
-
-        def done(stage: str) -> None:
-            nonlocal lap
-            now = time.perf_counter()
-            stages[stage] = stages.get(stage, 0.0) + now - lap
-            lap = now
-
+        """Run the stages. `changed` (vault-relative paths) lets a watcher skip the full scan;
+        a path that is not a plain file, or None, means look at everything. Without `write`
+        (a check) the build ends after planning: it only reports problems."""
+        started = time.perf_counter()
         config, problems = config_mod.load(self.vault_dir, self.out)
-        out_dir = config.out_dir
-        if out_dir == config.vault or config.vault.is_relative_to(out_dir):
+        if config.out_dir == config.vault or config.vault.is_relative_to(config.out_dir):
             problems.append(error(config_mod.CONFIG_FILE, 1, "the output folder must not be the vault or contain it"))
             return Result(sorted(problems))
-        settings = (config.allow_html,)
-        if settings != self.settings:  # notes parsed under other settings are parsed again
-            self.parsed, self.last_good, self.memo, self.settings = {}, {}, {}, settings
-        listing = self._scan(config, out_dir, changed)
-        done("scan")
-        notes, touched = self._parse(config, listing)
-        done("parse")
-        for note in notes.values():
-            problems += note.problems
-        if self.keep_last_good:
-            notes = self._with_last_good(notes)
-        passwords = passwords_mod.Passwords(config.vault)
-        today = self.today or today_in(config.zone)
-        known = set(self.memo)
-        model = model_mod.build(notes, today, memo=self.memo)
-        self.dirty.update(f"{model_mod.CLIENTS_DIR}/{key[0]}" for key in self.memo.keys() - known)
-        problems += model.problems
-        model = _languages(model, notes, config, problems)
-        problems += self._embed_problems(model, listing)
-        problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in model.clients])
-        # the privacy room decides, once, which sites may be published and how
-        sealed_before = privacy.sealed_sites(output.known_files(config.vault, out_dir))
-        protections, found = privacy.decide(config, passwords, model, sealed_before)
-        problems += found
-        done("model")
-        secrets = _secrets(protections)
-        # withheld sites: what an earlier build wrote there stays exactly as it was
-        keep = {privacy.site_root(site) for site, p in protections.items() if not p.published}
-        shown = replace(model, clients=tuple(c for c in model.clients if protections[c.slug].published))
-        names = passwords_mod.naming_keys(config.vault, sorted(set(secrets) - {passwords_mod.COACH}), create=write)
-        tokens = checkin.tokens(config.vault, [c.slug for c in shown.clients], create=write)
-        # the pages' look and words: templates, and the vault's own catalogues (locales/)
-        templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR) + i18n.digest(config.vault)
-        moved_from = addresses.load(config.vault, out_dir)
-
-        def plan_all():
-            plan, reused = self._plan(shown, config, listing, secrets, templates, protections[passwords_mod.COACH],
-                                      names, tokens)
-            moved, record = addresses.redirects(moved_from, plan, keep, config)
-            self.keys.settle()
-            return plan + [self.keys.keyed(page) for page in moved], reused, record
-
-        plan, reused, record = plan_all()
-        privacy.check_plan(plan, checked={id(p) for p in reused}, protections=protections)
-        for slug, (folder, what) in sorted(self.failed.items()):
-            problems.append(_failed(folder, what))
-            keep.add(privacy.site_root(slug))
-        result = Result(sorted(set(problems)), model, len(plan), changed=touched, stages=stages,
-                        protections=protections, sites=len(model.clients))
-        done("plan")
-        if write:
-            locks = passwords_mod.locks(config.vault, secrets)
-            env = render.environment(config.vault / vault.OVERRIDES_DIR,
-                                     config.vault / config_mod.STATE_DIR / "templates")
-            try:
-                self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
-                            full=changed is None, keep=keep)
-            except _Stale:  # a page the last build recorded is gone from the output: plan in full
-                self.plans = {}
-                plan, reused, record = plan_all()
-                privacy.check_plan(plan, protections=protections)
-                self._write(plan, reused, env, config, out_dir, listing, result, progress, locks, templates,
-                            full=changed is None, keep=keep)
-            addresses.save(config.vault, out_dir, record)
-            done("write")
-            stages["write"] -= stages["render"]
-            if self.disk_cache and self.save_cache:
-                self._save_cache()
-                done("cache")
-        result.seconds = time.perf_counter() - started
-        return result
+        with contextlib.ExitStack() as held:  # the build lock and the open output, once taken
+            run = Run(config, problems, write, changed, progress, held)
+            for name, stage in STAGES if write else STAGES[:PLANNED]:
+                lap = time.perf_counter()
+                stage(self, run)
+                run.result.stages[name] = time.perf_counter() - lap
+        run.result.problems = sorted(set(run.result.problems))
+        run.result.changed = run.touched
+        run.result.seconds = time.perf_counter() - started
+        return run.result
 
     def _embed_problems(self, model: model_mod.Model, listing: vault.Listing) -> list[Problem]:
         """Embeds a page shows as links rather than inline, and embedded files not found, for
@@ -237,29 +171,37 @@ class Builder:
         self.embeds = memo
         return found
 
-    def _plan(self, model, config, listing, secrets, templates, overview: privacy.Protection,
-              names: dict[str, bytes], tokens: dict[str, str]) -> tuple[list[Page], list[Page]]:
+    def _plan(self, run: Run, names: dict[str, bytes], tokens: dict[str, str]) -> tuple[list[Page], list[Page]]:
         """Plan every client's pages; a client whose inputs are those of the previous build
         keeps its plan: its pages while watching, or from the disk the paths and keys the last
-        build recorded (pages that are only checked against the output, see `_Stale`)."""
-        files = self._files(listing)
+        build recorded, as long as the output holds them so (else it is planned anew)."""
+        config, model, secrets = run.config, run.shown, run.secrets
+        assert model is not None  # made by the model stage
+        files = self._files(run.listing)
         if self.git:
             head = history.head(config.vault)
             if head != self.git_head:
                 self.git_head, self.updated = head, history.last_changed(config.vault) if head else {}
-        shared = keys.digest(keys.code_digest(), config, model.today, templates)
-        plan, reused, plans = [], [], {}
+        shared = keys.digest(keys.code_digest(), config, model.today, run.templates)
+        plan: list[Page] = []
+        reused: list[Page] = []
+        plans: dict[str, tuple] = {}
         self.failed = {}
         for client in model.clients:
             locked = client.slug in secrets
             name_key, token = names.get(client.slug, b""), tokens.get(client.slug, "")
-            secret_keys = hashlib.sha256(name_key + b"|" + token.encode()).hexdigest()
-            fingerprint = self._fingerprint(client, shared, locked, listing, secret_keys)
+            # the site's secrets, hashed: a new password re-encrypts every page of its site
+            secret_keys = hashlib.sha256(name_key + b"|" + token.encode() + b"|" +
+                                         run.seals.get(client.slug, "").encode()).hexdigest()
+            fingerprint = self._fingerprint(client, shared, locked, run.listing, secret_keys)
             previous = self.plans.get(client.slug)
-            if previous and previous[0] == fingerprint:
-                pages = previous[1]
-                if pages and pages[0].client is not client:  # as recorded on disk, without their client
-                    pages = [replace(page, client=client) for page in pages]
+            pages = previous[1] if previous and previous[0] == fingerprint else None
+            if pages and pages[0].client is not client:  # as recorded on disk, without their client
+                pages = [replace(page, client=client) for page in pages]
+                pages = pages if _held(run, pages) else None
+            elif pages and run.changed is None:  # a full build trusts no page it did not check
+                pages = pages if _held(run, pages) else None
+            if pages is not None:
                 reused += pages
             else:
                 try:
@@ -273,6 +215,7 @@ class Builder:
             plan += pages
         self.replanned |= plans.keys() != self.plans.keys()
         self.plans = plans
+        overview = run.protections[passwords_mod.COACH]
         if not overview.published:
             return plan, reused
         # an overview without a password shows no client whose site has one
@@ -433,51 +376,179 @@ class Builder:
             _dump(folder / "plans.pickle", stubs)
             self.replanned = False
 
-    # ------------------------------------------------------------ writing
+# ---------------------------------------------------------------- the stages
 
-    def _write(self, plan, reused, env, config, out_dir: Path, listing, result: Result, progress, locks,
-               templates: str, full: bool, keep: set[str] | frozenset[str] = frozenset()) -> None:
-        """Render what changed into staging, then move it into place and remove what the last
-        build wrote that is no longer planned, but for the sites in `keep` (see output.py).
-        Pages of clients planned unchanged by this Builder are carried over unless `full`."""
-        carried = set() if full else {id(p) for p in reused}
-        seals = {site: hashlib.sha256(lock.master + lock.salt).hexdigest() for site, lock in locks.items()}
-        with output.build_lock(config.vault), output.Output(config.vault, out_dir) as out:
-            todo: list[tuple[int, str | None]] = []
-            for i, page in enumerate(plan):
-                if id(page) in carried and out.carry(page.path):
-                    continue
-                if isinstance(page, Asset):  # shipped files: linked, not rendered
-                    source = render.asset_path(page.name)
-                    st = source.stat()
-                    if out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}"):
-                        result.written.append(page.path)
-                    continue
-                key = keys.final(page, templates, seals.get(_site_of(page), ""), listing.files)
-                if not out.fresh(page.path, key):
-                    if isinstance(page, Recorded):
-                        raise _Stale(page.path)
-                    todo.append((i, key))
-            tick = (lambda n: progress(n, len(todo))) if progress else None
-            rendering = time.perf_counter()
-            staged = parallel.map(_render_one, [i for i, _ in todo], (plan, env, config.vault, locks, out), tick)
-            result.stages["render"] = time.perf_counter() - rendering
-            broken: dict[str, tuple[Page, str]] = {}
-            for (i, _), outcome in zip(todo, staged, strict=True):
-                if isinstance(outcome, str):
-                    broken.setdefault(_site_of(plan[i]), (plan[i], outcome))
-            for site, (page, what) in sorted(broken.items()):
-                # a site with a page that could not be made stays wholly as it was
-                keep = keep | {privacy.site_root(site)}
-                result.problems.append(_failed(page.client.folder, what) if page.client else
-                                       error(config_mod.CONFIG_FILE, 1,
-                                             f"coachgen could not build the overview ({what})"))
-            for (i, key), outcome in zip(todo, staged, strict=True):
-                if isinstance(outcome, str) or _site_of(plan[i]) in broken:
-                    continue
-                if out.record(plan[i].path, *outcome, key):
-                    result.written.append(plan[i].path)
-            result.removed = out.commit({p.path for p in plan}, keep)
+
+@dataclass
+class Run:
+    """One build: what was asked, and what each stage hands the next."""
+
+    config: config_mod.Config
+    problems: list[Problem]
+    write: bool
+    changed: set[str] | None
+    progress: Callable[[int, int], None] | None
+    held: contextlib.ExitStack
+    result: Result = field(init=False)
+    out: output.Output | None = None
+    """The output, open and locked from the model stage on (a build that writes)."""
+    listing: vault.Listing = field(default_factory=lambda: vault.Listing({}))
+    notes: dict[str, Note] = field(default_factory=dict)
+    touched: list[str] = field(default_factory=list)
+    protections: dict[str, privacy.Protection] = field(default_factory=dict)
+    shown: model_mod.Model | None = None
+    """The model of the sites that are published."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    keep: set[str] = field(default_factory=set)
+    """Site folders that stay exactly as an earlier build wrote them."""
+    templates: str = ""
+    locks: dict[str, crypto.Lock] = field(default_factory=dict)
+    seals: dict[str, str] = field(default_factory=dict)
+    plan: list[Page] = field(default_factory=list)
+    carried: set[int] = field(default_factory=set)
+    """Planned pages the output holds as planned (ids): neither rendered nor written."""
+    addresses: dict[str, str] = field(default_factory=dict)
+    todo: list[tuple[int, str | None]] = field(default_factory=list)
+    staged: list[tuple[str, bool] | str] = field(default_factory=list)
+    """Each rendered page's (digest, whether it was staged), or what went wrong."""
+
+    def __post_init__(self) -> None:
+        self.result = Result(self.problems)
+
+
+def scan(b: Builder, run: Run) -> None:
+    """The vault's files and their stamps (only the changed ones, for a watcher that says which)."""
+    settings = (run.config.allow_html,)
+    if settings != b.settings:  # notes parsed under other settings are parsed again
+        b.parsed, b.last_good, b.memo, b.settings = {}, {}, {}, settings
+    run.listing = b._scan(run.config, run.config.out_dir, run.changed)
+
+
+def parse(b: Builder, run: Run) -> None:
+    """Notes, parsed where their content changed; while watching, a note saved with an error
+    keeps its last good version."""
+    notes, run.touched = b._parse(run.config, run.listing)
+    for note in notes.values():
+        run.problems += note.problems
+    run.notes = b._with_last_good(notes) if b.keep_last_good else notes
+
+
+def model(b: Builder, run: Run) -> None:
+    """The clients, and (the privacy room's one decision) which sites are published and how."""
+    config, problems = run.config, run.problems
+    passwords = passwords_mod.Passwords(config.vault)
+    known = set(b.memo)
+    found = model_mod.build(run.notes, b.today or today_in(config.zone), memo=b.memo)
+    b.dirty.update(f"{model_mod.CLIENTS_DIR}/{key[0]}" for key in b.memo.keys() - known)
+    problems += found.problems
+    found = _languages(found, run.notes, config, problems)
+    problems += b._embed_problems(found, run.listing)
+    problems += passwords_mod.problems(config.vault, passwords, [c.slug for c in found.clients])
+    if run.write:
+        run.held.enter_context(output.build_lock(config.vault))
+        run.out = run.held.enter_context(output.Output(config.vault, config.out_dir))
+        written_before = set(run.out.known)
+    else:
+        written_before = output.known_files(config.vault, config.out_dir)
+    run.protections, decided = privacy.decide(config, passwords, found, privacy.sealed_sites(written_before))
+    problems += decided
+    run.secrets = _secrets(run.protections)
+    # withheld sites: what an earlier build wrote there stays exactly as it was
+    run.keep = {privacy.site_root(site) for site, p in run.protections.items() if not p.published}
+    run.shown = replace(found, clients=tuple(c for c in found.clients if run.protections[c.slug].published))
+    run.result.model, run.result.protections, run.result.sites = found, run.protections, len(found.clients)
+
+
+def plan(b: Builder, run: Run) -> None:
+    """Every page, with its key; a client whose inputs did not change keeps its last plan."""
+    config, secrets = run.config, run.secrets
+    assert run.shown is not None  # made by the model stage
+    names = passwords_mod.naming_keys(config.vault, sorted(set(secrets) - {passwords_mod.COACH}), create=run.write)
+    tokens = checkin.tokens(config.vault, [c.slug for c in run.shown.clients], create=run.write)
+    # the pages' look and words: templates, and the vault's own catalogues (locales/)
+    run.templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR) + i18n.digest(config.vault)
+    if run.write:
+        run.locks = passwords_mod.locks(config.vault, secrets, b.derived)
+        run.seals = {site: hashlib.sha256(lock.master + lock.salt).hexdigest() for site, lock in run.locks.items()}
+    pages, reused = b._plan(run, names, tokens)
+    moved, run.addresses = addresses.redirects(addresses.load(config.vault, config.out_dir), pages, run.keep, config)
+    moved = [b.keys.keyed(page) for page in moved]
+    privacy.check_plan(pages + moved, checked={id(p) for p in reused}, protections=run.protections)
+    b.keys.settle()
+    run.plan = pages + moved
+    run.carried = {id(p) for p in reused}
+    for slug, (folder, what) in sorted(b.failed.items()):
+        run.problems.append(_failed(folder, what))
+        run.keep.add(privacy.site_root(slug))
+    run.result.planned = len(run.plan)
+
+
+def render_pages(b: Builder, run: Run) -> None:
+    """Render, into staging, each page whose key the output does not hold (in both cores)."""
+    out = run.out
+    assert out is not None  # opened by the model stage of a build that writes
+    for i, page in enumerate(run.plan):
+        if isinstance(page, Asset):  # shipped files: linked, not rendered
+            source = render.asset_path(page.name)
+            st = source.stat()
+            if out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}"):
+                run.result.written.append(page.path)
+            continue
+        if id(page) in run.carried and out.carry(page.path):
+            continue
+        key = keys.final(page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)
+        if not out.fresh(page.path, key):
+            run.todo.append((i, key))
+    progress = run.progress
+    tick = (lambda n: progress(n, len(run.todo))) if progress else None
+    env = render.environment(run.config.vault / vault.OVERRIDES_DIR,
+                             run.config.vault / config_mod.STATE_DIR / "templates")
+    run.staged = parallel.map(_render_one, [i for i, _ in run.todo], (run.plan, env, run.config.vault, run.locks, out),
+                              tick)
+
+
+def write(b: Builder, run: Run) -> None:
+    """Move what was rendered into place and remove what the last build wrote that is no
+    longer planned, but for the sites in `keep` (see output.py); a site with a page that
+    could not be made stays wholly as it was."""
+    out, result = run.out, run.result
+    assert out is not None  # opened by the model stage of a build that writes
+    broken: dict[str, tuple[Page, str]] = {}
+    for (i, _), outcome in zip(run.todo, run.staged, strict=True):
+        if isinstance(outcome, str):
+            broken.setdefault(_site_of(run.plan[i]), (run.plan[i], outcome))
+    for site, (page, what) in sorted(broken.items()):
+        run.keep.add(privacy.site_root(site))
+        result.problems.append(_failed(page.client.folder, what) if page.client else
+                               error(config_mod.CONFIG_FILE, 1, f"coachgen could not build the overview ({what})"))
+    for (i, key), outcome in zip(run.todo, run.staged, strict=True):
+        if isinstance(outcome, str) or _site_of(run.plan[i]) in broken:
+            continue
+        if out.record(run.plan[i].path, *outcome, key):
+            result.written.append(run.plan[i].path)
+    result.removed = out.commit({p.path for p in run.plan}, run.keep)
+    addresses.save(run.config.vault, run.config.out_dir, run.addresses)
+
+
+def cache(b: Builder, run: Run) -> None:
+    """Keep the parse cache and the plans under `.coachgen/` for the next run."""
+    if b.disk_cache and b.save_cache:
+        b._save_cache()
+
+
+STAGES: tuple[tuple[str, Callable[[Builder, Run], None]], ...] = (
+    ("scan", scan),
+    ("parse", parse),
+    ("model", model),
+    ("plan", plan),
+    ("render", render_pages),
+    ("write", write),
+    ("cache", cache),
+)
+"""The build, in order: each stage a function of the Builder (what builds lend each other)
+and the build's values (`Run`), timed by `Builder.build`."""
+PLANNED = 4
+"""A check (a build that does not write) runs the stages up to the plan."""
 
 
 def _languages(model: model_mod.Model, notes: dict[str, Note], config, problems: list[Problem]) -> model_mod.Model:
@@ -509,10 +580,6 @@ def _failed(folder: str, what: str) -> Problem:
                  "the other sites were built. This is a fault in coachgen; please report it")
 
 
-class _Stale(Exception):
-    """A page known only by the last build's record is not in the output as recorded."""
-
-
 def _shard(path: str) -> str:
     """The cache shard of a note: its client's folder, or one shard for the rest of the vault."""
     parts = path.split("/", 2)
@@ -534,6 +601,15 @@ def _dump(path: Path, data) -> None:
     with open(tmp, "wb") as fh:
         pickle.dump((keys.code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
+
+
+def _held(run: Run, pages: list[Page]) -> bool:
+    """Whether the output holds each of a client's pages (but its shipped assets, always
+    checked) as the plan says; a check that writes nothing need not know."""
+    if run.out is None:
+        return True
+    return all(isinstance(page, Asset) or run.out.holds(page.path, keys.final(
+        page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)) for page in pages)
 
 
 def _site_of(page: Page) -> str:

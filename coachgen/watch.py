@@ -24,6 +24,7 @@ from watchdog.observers.polling import PollingObserver
 
 from . import output, serve
 from .config import STATE_DIR
+from .passwords import SECRETS
 from .vault import is_ignored_name
 
 
@@ -48,6 +49,8 @@ class Batches(FileSystemEventHandler):
             rel = full.relative_to(self.vault).as_posix()
         except ValueError:
             return None
+        if rel == SECRETS:  # the coach's passwords, among coachgen's own records
+            return rel
         if rel in ("", ".") or rel.split("/")[0] == STATE_DIR:
             return None
         if any(is_ignored_name(part) for part in rel.split("/")):
@@ -67,8 +70,10 @@ class Batches(FileSystemEventHandler):
             if not self.pending and not self.rescan:
                 self.first = now
             self.last = now
-            if event.is_directory:
-                self.rescan = True  # a folder moved in or out: only a scan knows what is inside
+            if event.is_directory or SECRETS in found:
+                # a folder moved in or out: only a scan knows what is inside; a password
+                # changed: every site's protection is decided again, and checked against the output
+                self.rescan = True
             else:
                 self.pending.update(found)
             self.cond.notify_all()

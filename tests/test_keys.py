@@ -57,7 +57,8 @@ def test_a_default_key_changes_with_any_value_of_the_context():
         other = memo.keyed(Rendered("clients/ada/index.html", None, template="dashboard.html",
                                     context={**context, name: value}))
         assert other.key != page.key, name
-    assert memo.keyed(Rendered("clients/ada/index.html", None, template="actions.html", context=context)).key != page.key
+    actions = Rendered("clients/ada/index.html", None, template="actions.html", context=context)
+    assert memo.keyed(actions).key != page.key
 
 
 def test_a_generated_page_is_keyed_by_its_function_and_arguments():

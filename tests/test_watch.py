@@ -407,6 +407,18 @@ def test_C8_noise_builds_nothing(watching, tmp_path):
     assert len(watching.results) == before
 
 
+def test_a_password_set_while_watching_encrypts_its_site_at_once(watching, tmp_path):
+    """`.coachgen/secrets.toml` is the coach's own file: a save of it is a change like a note's
+    (coachgen's other records there are not)."""
+    watching.settle()
+    dashboard = watching.out / "clients/ada/index.html"
+    assert b"Hello, Ada" in dashboard.read_bytes()
+    (watching.vault / ".coachgen/secrets.toml").write_text('[passwords]\nada = "a long secret for ada"\n')
+    assert_like_clean(watching, tmp_path)
+    assert b"Hello, Ada" not in dashboard.read_bytes()
+    assert (watching.out / "clients/ada/assets/lock.js").exists()
+
+
 def test_broken_save_keeps_the_last_good_page_and_reports_it(watching, tmp_path):
     path = watching.vault / NOTE
     page = watching.out / "clients/ada/sessions/2026-01-05/index.html"
@@ -512,6 +524,30 @@ def test_a_rebuild_plans_only_the_clients_whose_inputs_changed(tmp_path, monkeyp
     assert planned == ["ada"]
     site.build(vault, out=out, today=TODAY + dt.timedelta(days=1), git=False)
     assert planned == ["ada", "ada", "bob"]  # a new day changes every status
+
+
+def test_a_save_while_watching_derives_no_key_again(tmp_path, monkeypatch):
+    """PBKDF2 is slow on purpose: a watcher derives each site's key once, and again only when
+    its password changes; the encrypted pages still equal a clean build's."""
+    from coachgen import crypto
+
+    secrets = {".coachgen/secrets.toml": '[passwords]\nada = "ada\'s long secret"\n'}
+    vault = write_files(tmp_path / "vault", {**BASE, **secrets})
+    derived = []
+    real = crypto.Lock.derive.__func__
+    monkeypatch.setattr(crypto.Lock, "derive",
+                        classmethod(lambda cls, site, *a, **k: derived.append(site) or real(cls, site, *a, **k)))
+    builder = site.Builder(vault, out=tmp_path / "out", today=TODAY)
+    builder.build()
+    assert derived == ["ada"]
+    note = vault / "clients/ada/s/2026-01-12 Next.md"
+    note.write_text(note.read_text() + "\nA new line.\n")
+    assert builder.build(changed={"clients/ada/s/2026-01-12 Next.md"}).written
+    assert derived == ["ada"]
+    write_files(vault, {".coachgen/secrets.toml": '[passwords]\nada = "ada\'s new long secret"\n'})
+    builder.build(changed={".coachgen/secrets.toml"})
+    assert derived == ["ada", "ada"]
+    assert all_output(tmp_path / "out") == clean(vault, tmp_path)
 
 
 @pytest.mark.parametrize("processes", [False, True], ids=["one Builder", "a process each"])
