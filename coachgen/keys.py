@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import fields, is_dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable, Hashable, TypeVar
 
 from . import __version__, i18n, model
 from .page import Copied, Generated, Page, Redirect, Rendered
@@ -23,6 +24,7 @@ from .vault import Stamp
 
 PLAIN = (str, int, float, bool, type(None), bytes, dt.date, dt.time)
 CONTAINERS = (model.Model, model.Client)
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +50,8 @@ class Keys:
     def __init__(self) -> None:
         self._memo: dict[int, tuple[object, str]] = {}
         self._used: dict[int, tuple[object, str]] = {}
+        self._views: dict[tuple, tuple[object, Any]] = {}
+        self._views_used: dict[tuple, tuple[object, Any]] = {}
 
     def of(self, *parts: object) -> str:
         return hashlib.sha256(self._text(parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -63,14 +67,28 @@ class Keys:
                 return replace(page, key=digest("redirect", target, data))
         return page
 
+    def view(self, make: Callable[..., T], source: object, *args: Hashable) -> T:
+        """`make(source, *args)`, made again only when `source` is another object or `args`
+        differ: a page's view of an unchanged client stays the very same object, so that
+        hashing it is a look-up in the memo."""
+        slot = (make, id(source), args)
+        known = self._views.get(slot)
+        if known is None or known[0] is not source:
+            known = (source, make(source, *args))
+        self._views_used[slot] = known
+        return known[1]
+
     def settle(self) -> None:
         """Forget the objects the last plan did not hash: they belong to an older model."""
         self._memo, self._used = self._used, {}
+        self._views, self._views_used = self._views_used, {}
 
     def _text(self, value: object) -> str:
         if isinstance(value, PLAIN):
             return repr(value)
         if isinstance(value, (list, tuple)):
+            if all(isinstance(v, PLAIN) for v in value):  # a chart's numbers and dates: at C speed
+                return repr(list(value))
             return "[" + ",".join(self._text(v) for v in value) + "]"
         if isinstance(value, dict):
             return "{" + ",".join(f"{self._text(k)}:{self._text(v)}" for k, v in value.items()) + "}"

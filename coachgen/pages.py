@@ -9,7 +9,7 @@ import json
 import posixpath
 from dataclasses import dataclass, field, fields, replace
 from html import escape
-from typing import Any
+from typing import Any, Callable, TypeAlias
 from urllib.parse import unquote
 
 from . import charts, i18n, ical, keys, recurrence, tasks
@@ -303,12 +303,24 @@ def embed_problems(client: Client, files: Files | None = None) -> list[Problem]:
 # ---------------------------------------------------------------- the plan
 
 
-def coach_pages(model: Model, config: Config, locked: bool, hidden: int = 0) -> list[Page]:
+View: TypeAlias = Callable[..., Any]
+"""`view(make, client, *args)`: `make(client, *args)`, or the same made before (see keys.Keys.view)."""
+
+
+def _made(make: Callable[..., Any], source: Any, *args: Any) -> Any:
+    return make(source, *args)
+
+
+def coach_pages(model: Model, config: Config, locked: bool, hidden: int = 0, view: View | None = None) -> list[Page]:
     """The overview, its calendar feed and assets; `hidden` clients are left out of an
     overview without a password because their own sites have one. A coach with a password
     gets no feed: a calendar app cannot decrypt."""
-    feed = [] if locked else [Generated("coach/calendar.ics", None, make=coach_calendar, args=(model, config))]
-    return [coach_page(model, config, locked, hidden)] + feed + [
+    view = view or _made
+    # the feed receives only what it shows: each client's next session and overdue actions
+    shown = tuple(view(calendar_entry, client) for client in model.clients)
+    feed = [] if locked else [Generated("coach/calendar.ics", None, make=coach_calendar,
+                                        args=(replace(model, clients=shown, problems=()), config))]
+    return [coach_page(model, config, locked, hidden, view)] + feed + [
         Asset(f"coach/assets/{name}", None, name=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
 
 
@@ -333,6 +345,13 @@ def _without_html(session: Session) -> tuple:
 _SESSION_FIELDS = tuple(f.name for f in fields(Session) if f.name != "html")
 
 
+def outline(client: Client) -> Client:
+    """The client without its notes' text: what its dashboard, lists, data and calendar receive,
+    so that their keys (which cover all they receive) do not change when only a note's words do."""
+    return replace(client, sessions=tuple(replace(s, html="") for s in client.sessions),
+                   checkins=tuple(replace(s, html="") for s in client.checkins))
+
+
 def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False,
                  updated: dict[str, dt.date] | None = None, name_key: bytes = b"",
                  checkin_token: str = "") -> list[Page]:
@@ -342,11 +361,12 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
     root = f"clients/{client.slug}/"
     lang = language_of(client, config)
     resolver = Resolver(client, files, locked, config.allow_html, name_key=name_key, lang=lang)
-    base = {"site": _site(config), "client": client, "today": model.today, "locked": locked, "lang": lang}
+    shown = outline(client)  # no page shows a note's text but the session page of its own
+    base = {"site": _site(config), "client": shown, "today": model.today, "locked": locked, "lang": lang}
     # a session page's own key: what every page shares, and what the page shows of its client
     shared = (sorted(_site(config).items()), config.allow_html, config.nudge_after_days, model.today, locked, lang.code)
-    overview = {**base, "sessions_by_id": {s.id: s for s in client.sessions + client.checkins}}
-    panel = checkin_panel(client, config, checkin_token)
+    overview = {**base, "sessions_by_id": {s.id: s for s in shown.sessions + shown.checkins}}
+    panel = checkin_panel(shown, config, checkin_token)
     charted = [m for m in client.metrics if m.points]
     # charts name months and days, and write numbers, as the page's language does (app.js)
     plotly_locale = lang.plotly() if lang.code != i18n.DEFAULT else None
@@ -404,9 +424,9 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
         pages.append(Rendered(root + session.url + "index.html", client, template="session.html", context=context,
                               notes=resolver.embedded_notes(session), key=key,
                               identity=f"{client.folder}|session|{session.path}"))
-    pages.append(Generated(root + "data.json", client, make=data_json, args=(client, model.today)))
+    pages.append(Generated(root + "data.json", client, make=data_json, args=(shown, model.today)))
     if not locked:  # a calendar app cannot decrypt: no calendar for a site with a password
-        pages.append(Generated(root + "calendar.ics", client, make=calendar, args=(client, model.today, config)))
+        pages.append(Generated(root + "calendar.ics", client, make=calendar, args=(shown, model.today, config)))
     pages += [Copied(root + "assets/files/" + name, client, source=path)
               for name, path in sorted(resolver.used.items())]
     if locked:
@@ -595,25 +615,54 @@ def _ending(client: Client, today: dt.date, lang: i18n.Language | None = None) -
     return None
 
 
-def coach_page(model: Model, config: Config, locked: bool, hidden: int = 0) -> Page:
+@dataclass(frozen=True)
+class Row:
+    """What the overview shows of one client, and no more (no note's text): the page's key,
+    which covers all it receives, changes only with what it shows."""
+
+    client: dict
+    sessions: int
+    overdue: list
+    open: int
+    behind: list
+    last_session: dt.date | None
+    quiet: bool
+    ending: str | None
+    next_session: tuple | None
+    empty_sessions: list
+    new_checkin: dict | None
+
+
+def overview_row(client: Client, today: dt.date, nudge_after_days: int, lang: i18n.Language) -> Row:
+    last = client.sessions[-1].date if client.sessions else None
+    # the client's latest update, until a session note on or after its date
+    checkin = next((c for c in client.checkins[-1:] if last is None or c.date > last), None)
+    return Row(
+        client={"name": client.name, "slug": client.slug, "engagement": client.engagement},
+        sessions=len(client.sessions),
+        overdue=[a for a in client.actions if a.status == "overdue"],
+        open=sum(a.status == "open" for a in client.actions),
+        behind=[m for m in client.metrics if m.pace == "behind"],
+        last_session=last,
+        quiet=last is None or (today - last).days > nudge_after_days,
+        ending=_ending(client, today, lang),
+        next_session=_next_session(client, today),
+        empty_sessions=[{"date": s.date, "title": s.title} for s in client.sessions if s.produced_nothing],
+        new_checkin={"date": checkin.date, "url": checkin.url} if checkin else None,
+    )
+
+
+def calendar_entry(client: Client) -> Client:
+    """What the coach's feed shows of a client: its next session and overdue actions."""
+    return replace(client, sessions=(), checkins=(), metrics=(), insights=(), future=(),
+                   actions=tuple(a for a in client.actions if a.status == "overdue"))
+
+
+def coach_page(model: Model, config: Config, locked: bool, hidden: int = 0, view: View | None = None) -> Page:
+    """The overview: a row per client (made by `view`, which may keep an unchanged client's)."""
+    view = view or _made
     lang = language_of(None, config)
-    rows = []
-    for client in model.clients:
-        last = client.sessions[-1].date if client.sessions else None
-        rows.append({
-            "client": client,
-            "overdue": [a for a in client.actions if a.status == "overdue"],
-            "open": [a for a in client.actions if a.status == "open"],
-            "behind": [m for m in client.metrics if m.pace == "behind"],
-            "last_session": last,
-            "days_since": (model.today - last).days if last else None,
-            "quiet": last is None or (model.today - last).days > config.nudge_after_days,
-            "ending": _ending(client, model.today, lang),
-            "next_session": _next_session(client, model.today),
-            "empty_sessions": [s for s in client.sessions if s.produced_nothing],
-            # the client's latest update, until a session note on or after its date
-            "new_checkin": next((c for c in client.checkins[-1:] if last is None or c.date > last), None),
-        })
+    rows = [view(overview_row, client, model.today, config.nudge_after_days, lang) for client in model.clients]
     return Rendered(
         "coach/index.html",
         None,

@@ -222,7 +222,7 @@ class Builder:
         listed = model if overview.encrypted else replace(
             model, clients=tuple(c for c in model.clients if c.slug not in secrets))
         hidden = len(model.clients) - len(listed.clients)
-        coach = pages_mod.coach_pages(listed, config, overview.encrypted, hidden)
+        coach = pages_mod.coach_pages(listed, config, overview.encrypted, hidden, self.keys.view)
         return plan + [self.keys.keyed(page) for page in coach], reused
 
     def _files(self, listing: vault.Listing) -> pages_mod.Files:

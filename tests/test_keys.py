@@ -22,26 +22,38 @@ VAULT = {
 }
 
 
-def test_a_template_that_starts_showing_a_session_body_on_the_dashboard_is_never_stale(tmp_path):
-    """The coach's own dashboard shows the first session's words, which no hand-made key of the
-    dashboard named: an edit of those words reaches the dashboard in the very next build of a
-    watching Builder, as a clean build has it."""
+def test_a_template_that_starts_showing_another_field_is_never_stale(tmp_path):
+    """The coach's own dashboard shows where the first session's note is kept, which no
+    hand-made key of the dashboard ever named: renaming the note (same date, same title)
+    reaches the dashboard in the very next build of a watching Builder, as a clean build has it."""
     vault = write_files(tmp_path / "vault", {
         **VAULT,
+        "clients/ada/2026-01-05 Start.md": "---\ntitle: Start\n---\nFirst words.\n",
         "templates/dashboard.html": '{% extends "base.html" %}{% block main %}'
-                                    '<div id="first">{{ client.sessions[0].html }}</div>{% endblock %}',
+                                    '<p id="kept">{{ client.sessions[0].path }}</p>{% endblock %}',
     })
     builder = site.Builder(vault, out=tmp_path / "out", today=TODAY)
     builder.build()
-    note = vault / "clients/ada/2026-01-05 Start.md"
-    note.write_text(note.read_text().replace("First words.", "Words the dashboard now shows."))
-    result = builder.build(changed={"clients/ada/2026-01-05 Start.md"})
+    (vault / "clients/ada/2026-01-05 Start.md").rename(vault / "clients/ada/2026-01-05 Kick-off.md")
+    result = builder.build(changed={"clients/ada/2026-01-05 Start.md", "clients/ada/2026-01-05 Kick-off.md"})
     assert "clients/ada/index.html" in result.written
-    assert "Words the dashboard now shows." in (tmp_path / "out/clients/ada/index.html").read_text()
+    assert "2026-01-05 Kick-off.md" in (tmp_path / "out/clients/ada/index.html").read_text()
     assert "clients/bob/index.html" not in result.written  # another client's pages are not touched
     site.Builder(vault, out=tmp_path / "clean", today=TODAY).build()
     assert all_output(tmp_path / "out") == all_output(tmp_path / "clean")
     shutil.rmtree(tmp_path / "clean")
+
+
+def test_an_edit_of_a_note_s_words_rewrites_its_own_page_and_not_the_dashboard(tmp_path):
+    """The dashboard, lists, data and calendar receive no note's text: a note's new words
+    rewrite its session page (and the overview, which shows no text, stays)."""
+    vault = write_files(tmp_path / "vault", VAULT)
+    builder = site.Builder(vault, out=tmp_path / "out", today=TODAY)
+    builder.build()
+    note = vault / "clients/ada/2026-01-12 Next.md"
+    note.write_text("Second words, put better.\n")
+    result = builder.build(changed={"clients/ada/2026-01-12 Next.md"})
+    assert result.written == ["clients/ada/sessions/2026-01-12/index.html"]
 
 
 def test_a_default_key_changes_with_any_value_of_the_context():
