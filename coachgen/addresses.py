@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+from collections.abc import Set
 from html import escape
 from pathlib import Path
 
@@ -42,21 +43,19 @@ def save(vault: Path, out_dir: Path, record: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def redirects(previous: dict[str, str], plan: list[Page], keep: set[str],
-              config: Config) -> tuple[list[Page], dict[str, str]]:
+def redirects(previous: dict[str, str], current: dict[str, Page], planned: Set[str], owners: dict[str, str],
+              keep: set[str], config: Config) -> tuple[list[Page], dict[str, str]]:
     """The redirect pages this plan needs, and the record to keep after it is written.
+    `current` holds each planned page a person may link to, by identity; `planned` every
+    planned path; `owners` each client site's folder and its client's.
 
     An old address that a planned page now holds is that page's; one inside a withheld
     site (`keep`) is left as it was and remembered; any other whose page is still planned
     elsewhere gets a redirect to it."""
-    current = {page.identity: page for page in plan if page.identity}
-    planned = {page.path for page in plan}
-    owners = {site_of(page.path): page.client.folder for page in plan if page.client is not None}
     record = {page.path: identity for identity, page in current.items()}
     pages: list[Page] = []
-    for old, identity in sorted(previous.items()):
-        if old in planned:
-            continue
+    for old in sorted(previous.keys() - planned):  # only the addresses no page holds now
+        identity = previous[old]
         if old.startswith(tuple(keep)):
             record[old] = identity
             continue

@@ -24,6 +24,7 @@ import os
 import pickle
 import posixpath
 import shutil
+from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,11 @@ class Output:
         self.manifest[rel] = known
         return True
 
+    def carry_all(self, paths) -> None:
+        """`carry` each of `paths` the manifest lists (a site's pages kept as they are)."""
+        known = self.known
+        self.manifest.update({rel: known[rel] for rel in paths if rel in known})
+
     def holds(self, rel: str, key: str | None) -> bool:
         """The file was made from inputs with this key, and is still there."""
         known = self.known.get(rel)
@@ -196,7 +202,7 @@ class Output:
 
     # ------------------------------------------------------------ the commit
 
-    def commit(self, planned: set[str], keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    def commit(self, planned: Set[str], keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
         """Move every staged file into place, remove the files the last build wrote that the
         plan no longer holds (but those under a folder of `keep`, which stay as they were),
         and save the manifest: all through one journal. Returns the removed files."""

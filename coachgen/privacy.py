@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -12,7 +12,7 @@ import nh3
 
 from .config import CONFIG_FILE, Config
 from .model import CLIENTS_DIR, Client, Model, client_folder
-from .page import Asset, Copied, Redirect
+from .page import Asset, Copied, Page, Redirect
 from .passwords import COACH, SECRETS, Passwords
 from .problems import Problem, error, warning
 from .vault import is_ignored_name
@@ -250,27 +250,30 @@ PLAIN_ON_SEALED_SITES = ("robots.txt",)
 """What an encrypted site may hold unencrypted besides coachgen's shipped assets."""
 
 
-def check_plan(pages, checked: Set[int] = frozenset(), protections: dict[str, Protection] | None = None) -> None:
+def check_plan(pages, protections: dict[str, Protection] | None = None, taken: Set[str] = frozenset(),
+               owners: dict[str, str] | None = None, lookup: Callable[[str], Page | None] | None = None) -> None:
     """Every page's sources belong to its client, no two pages share an output path, and
     (given `protections`) no page belongs to a withheld site and every page of an encrypted
     site is sealed, or is a shipped asset or robots.txt (never a calendar: an app cannot
-    decrypt it). `checked` holds the ids of pages that passed already (a watcher's
-    unchanged clients)."""
+    decrypt it). `taken` holds the paths of pages that passed already (a watcher's unchanged
+    clients); `owners` each client site's folder and its client's (else read from `pages`);
+    `lookup` finds a redirect's target among all planned pages (else among `pages`)."""
     seen: set[str] = set()
     notes_of: dict[int, set[str]] = {}
-    planned = {page.path: page for page in pages}
-    owners = {_root(page.path): page.client.folder for page in pages
-              if page.client is not None and not isinstance(page, Redirect)}
+    find = lookup or {page.path: page for page in pages}.get
+    if owners is None:
+        owners = {_root(page.path): page.client.folder for page in pages
+                  if page.client is not None and not isinstance(page, Redirect)}
     for page in pages:
-        if page.path in seen:
+        if page.path in seen or page.path in taken:
             raise PrivacyError(f"two pages planned on one path: {page.path}")
         seen.add(page.path)
         if isinstance(page, Redirect):
-            _check_redirect(page, planned, owners, protections)
+            _check_redirect(page, find, owners, protections)
             continue
         if protections is not None:
             _check_protection(page, protections)
-        if page.client is None or id(page) in checked:
+        if page.client is None:
             continue
         own = notes_of.setdefault(id(page.client), {s.path for s in page.client.sessions + page.client.checkins})
         root = f"clients/{page.client.slug}/"
@@ -288,12 +291,13 @@ def _root(path: str) -> str:
     return f"{parts[0]}/{parts[1]}/" if parts[0] == CLIENTS_DIR and len(parts) > 2 else f"{parts[0]}/"
 
 
-def _check_redirect(page, planned: dict, owners: dict[str, str], protections: dict[str, Protection] | None) -> None:
+def _check_redirect(page, find: Callable[[str], Page | None], owners: dict[str, str],
+                    protections: dict[str, Protection] | None) -> None:
     """A redirect holds no content, leads to a page of this very plan, is never written
     into a withheld site, nor into the folder of another client than its target's."""
     parts = page.path.split("/")
     site = COACH if parts[0] == "coach" else parts[1] if parts[0] == CLIENTS_DIR and len(parts) > 2 else None
-    target = planned.get(page.target)
+    target = find(page.target)
     if site is None or posixpath.normpath(page.path) != page.path or target is None:
         raise PrivacyError(f"a redirect is planned where it may not be: {page.path}")
     owner = owners.get(_root(page.path))

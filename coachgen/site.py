@@ -16,6 +16,7 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -91,6 +92,25 @@ class _Parsed:
     note: Note | None
 
 
+@dataclass
+class SitePlan:
+    """One site's planned pages, and what a build looks up in them, made once per plan."""
+
+    fingerprint: str
+    pages: list[Page]
+    checked: bool = False
+    """Passed the privacy room's check of the plan in this process."""
+
+    @cached_property
+    def paths(self) -> frozenset[str]:
+        return frozenset(page.path for page in self.pages)
+
+    @cached_property
+    def addressed(self) -> dict[str, Page]:
+        """identity -> page, for the pages a person may hold a link to (see addresses.py)."""
+        return {page.identity: page for page in self.pages if page.identity}
+
+
 class Builder:
     """One vault's builds, and what each may reuse from the one before."""
 
@@ -103,6 +123,12 @@ class Builder:
         self.keep_last_good = keep_last_good
         """While watching, a note saved with an error keeps its last good version on the site."""
         self.parsed: dict[str, _Parsed] = {}
+        self.checked = False
+        """Whether `parsed` holds every note as the last full look found it: then a watcher's
+        build need look only at the notes it was told of, and the recently changed ones."""
+        self.recent: set[str] = set()
+        self.broken: set[str] = set()
+        """Notes whose latest save has an error."""
         self.last_good: dict[str, Note] = {}
         self.memo: dict = {}
         self.listing: vault.Listing | None = None
@@ -112,8 +138,11 @@ class Builder:
         self.keys = keys.Keys()
         self.derived: dict[tuple[str, str, str], crypto.Lock] = {}
         """Locks derived from each site's password and salt (in memory only)."""
-        self.plans: dict[str, tuple] = {}
-        """Each client's last plan: (the fingerprint of its inputs, its pages, or as recorded on disk)."""
+        self.plans: dict[str, SitePlan] = {}
+        """Each client's last plan, with the fingerprint of its inputs (its pages as recorded on disk,
+        in a new process)."""
+        self.addresses: dict[str, str] | None = None
+        """The output's record of addresses, as the last build saved it."""
         self.fingerprints: dict[str, tuple] = {}
         self.replanned = False
         self.failed: dict[str, tuple[str, str]] = {}
@@ -171,10 +200,10 @@ class Builder:
         self.embeds = memo
         return found
 
-    def _plan(self, run: Run, names: dict[str, bytes], tokens: dict[str, str]) -> tuple[list[Page], list[Page]]:
-        """Plan every client's pages; a client whose inputs are those of the previous build
-        keeps its plan: its pages while watching, or from the disk the paths and keys the last
-        build recorded, as long as the output holds them so (else it is planned anew)."""
+    def _plan(self, run: Run, names: dict[str, bytes], tokens: dict[str, str]) -> list[SitePlan]:
+        """Plan every site; a client whose inputs are those of the previous build keeps its
+        plan: its pages while watching, or from the disk the paths and keys the last build
+        recorded, as long as the output holds them so (else it is planned anew)."""
         config, model, secrets = run.config, run.shown, run.secrets
         assert model is not None  # made by the model stage
         files = self._files(run.listing)
@@ -183,9 +212,7 @@ class Builder:
             if head != self.git_head:
                 self.git_head, self.updated = head, history.last_changed(config.vault) if head else {}
         shared = keys.digest(keys.code_digest(), config, model.today, run.templates)
-        plan: list[Page] = []
-        reused: list[Page] = []
-        plans: dict[str, tuple] = {}
+        plans: dict[str, SitePlan] = {}
         self.failed = {}
         for client in model.clients:
             locked = client.slug in secrets
@@ -195,35 +222,35 @@ class Builder:
                                          run.seals.get(client.slug, "").encode()).hexdigest()
             fingerprint = self._fingerprint(client, shared, locked, run.listing, secret_keys)
             previous = self.plans.get(client.slug)
-            pages = previous[1] if previous and previous[0] == fingerprint else None
-            if pages and pages[0].client is not client:  # as recorded on disk, without their client
-                pages = [replace(page, client=client) for page in pages]
-                pages = pages if _held(run, pages) else None
-            elif pages and run.changed is None:  # a full build trusts no page it did not check
-                pages = pages if _held(run, pages) else None
-            if pages is not None:
-                reused += pages
-            else:
-                try:
-                    pages = [self.keys.keyed(page) for page in pages_mod.client_pages(
-                        client, model, config, files, locked, self.updated, name_key, token)]
-                except Exception as exc:  # a fault must cost one site, never the whole build
-                    self.failed[client.slug] = (client.folder, type(exc).__name__)
-                    continue
-                self.replanned = True
-            plans[client.slug] = (fingerprint, pages)
-            plan += pages
+            if previous is not None and previous.fingerprint == fingerprint:
+                if previous.pages and previous.pages[0].client is not client:  # as recorded, without their client
+                    previous = SitePlan(fingerprint, [replace(page, client=client) for page in previous.pages])
+                    previous = previous if _held(run, previous.pages) else None
+                elif run.changed is None:  # a full build trusts no page it did not check
+                    previous = previous if _held(run, previous.pages) else None
+            if previous is not None and previous.fingerprint == fingerprint:
+                plans[client.slug] = previous
+                run.kept.add(id(previous))
+                continue
+            try:
+                pages = [self.keys.keyed(page) for page in pages_mod.client_pages(
+                    client, model, config, files, locked, self.updated, name_key, token)]
+            except Exception as exc:  # a fault must cost one site, never the whole build
+                self.failed[client.slug] = (client.folder, type(exc).__name__)
+                continue
+            plans[client.slug] = SitePlan(fingerprint, pages)
+            self.replanned = True
         self.replanned |= plans.keys() != self.plans.keys()
         self.plans = plans
         overview = run.protections[passwords_mod.COACH]
         if not overview.published:
-            return plan, reused
+            return list(plans.values())
         # an overview without a password shows no client whose site has one
         listed = model if overview.encrypted else replace(
             model, clients=tuple(c for c in model.clients if c.slug not in secrets))
         hidden = len(model.clients) - len(listed.clients)
         coach = pages_mod.coach_pages(listed, config, overview.encrypted, hidden, self.keys.view)
-        return plan + [self.keys.keyed(page) for page in coach], reused
+        return list(plans.values()) + [SitePlan("", [self.keys.keyed(page) for page in coach])]
 
     def _files(self, listing: vault.Listing) -> pages_mod.Files:
         """The vault's files as links and embeds look them up, made again when they change."""
@@ -273,22 +300,30 @@ class Builder:
         self.listing = vault.Listing(dict(sorted(files.items())) if structure else files)
         return self.listing
 
-    def _parse(self, config, listing: vault.Listing) -> tuple[dict[str, Note], list[str]]:
-        """Parse the notes whose stamp (or, for a recent file, content) changed; reuse the rest."""
+    def _parse(self, config, listing: vault.Listing, changed: set[str] | None) -> tuple[dict[str, Note], list[str]]:
+        """Parse the notes whose stamp (or, for a recent file, content) changed; reuse the rest.
+        Told what `changed` (a watcher), it looks only at those notes and the recent ones."""
         notes: dict[str, Note] = {}
         touched = sorted(set(self.parsed) - set(listing.notes))
         for path in touched:
             del self.parsed[path]
-            self.last_good.pop(path, None)
+            self._remember(path, None)
         now = time.time_ns()
         todo: list[tuple[str, bytes | None, str | None]] = []
-        for path in listing.notes:
+        looked_at = listing.notes
+        if changed is not None and self.checked:
+            looked_at = [p for p in sorted(changed | self.recent) if p in listing.files and p.endswith(".md")]
+            notes = {p: c.note for p, c in self.parsed.items() if c.note is not None}
+        self.recent = set()
+        for path in looked_at:
             stamp = listing.files[path]
             cached = self.parsed.get(path)
             if cached is None:
                 todo.append((path, None, None))  # read by the worker that parses it
                 continue
-            if cached.stamp == stamp and now - max(stamp.mtime_ns, stamp.ctime_ns) > RECENT_NS:
+            if now - max(stamp.mtime_ns, stamp.ctime_ns) <= RECENT_NS:
+                self.recent.add(path)  # looked at again next time, whatever the watcher hears
+            elif cached.stamp == stamp:
                 if cached.note is not None:
                     notes[path] = cached.note
                 continue
@@ -296,6 +331,7 @@ class Builder:
                 data = vault.read_bytes(config.vault, path)
             except OSError as exc:
                 notes[path] = Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
+                self._remember(path, notes[path])
                 touched.append(path)
                 continue
             sha = hashlib.sha256(data).hexdigest()
@@ -306,34 +342,41 @@ class Builder:
                 if cached.note is not None:
                     notes[path] = cached.note
                 continue
+            notes.pop(path, None)
             todo.append((path, data, sha))
         outcomes = parallel.map(_parse_one, todo, (config.vault, config.allow_html))
         for (path, _, _), (read_sha, note) in zip(todo, outcomes, strict=True):
             touched.append(path)
+            self._remember(path, note)
             if read_sha is not None:  # a file that could not be read is tried again next time
                 self.parsed[path] = _Parsed(listing.files[path], read_sha, note)
             if note is not None:
                 notes[path] = note
         self.dirty.update(_shard(path) for path in touched)
+        self.checked = True
         return {p: notes[p] for p in listing.notes if p in notes}, sorted(touched)
 
+    def _remember(self, path: str, note: Note | None) -> None:
+        """Before a note's new parse replaces its last: keep the last good version of a note
+        now saved with an error (a watcher shows that one)."""
+        if note is not None and not note.ok:
+            before = self.parsed.get(path)
+            if before is not None and before.note is not None and before.note.ok:
+                self.last_good[path] = before.note
+            self.broken.add(path)
+        else:
+            self.broken.discard(path)
+            self.last_good.pop(path, None)
+
     def _with_last_good(self, notes: dict[str, Note]) -> dict[str, Note]:
-        kept = {}
-        for path, note in notes.items():
-            if note.ok:
-                self.last_good[path] = note
-                kept[path] = note
-            elif path in self.last_good:
-                kept[path] = self.last_good[path]
-            else:
-                kept[path] = note
-        return kept
+        kept = [path for path in self.broken if path in notes and path in self.last_good]
+        return {**notes, **{path: self.last_good[path] for path in kept}} if kept else notes
 
     def _load_cache(self) -> None:
         folder = self.vault_dir / CACHE
         plans = _load(folder / "plans.pickle")
         if plans is not None:
-            self.plans = plans
+            self.plans = {slug: SitePlan(fingerprint, pages) for slug, (fingerprint, pages) in plans.items()}
         for path in sorted(folder.glob("notes-*.pickle")):
             shard = _load(path)
             if shard is None:
@@ -371,8 +414,8 @@ class Builder:
                 target.unlink(missing_ok=True)
         self.dirty = set()
         if self.replanned:
-            stubs = {slug: (fingerprint, [_recorded(page) for page in pages])
-                     for slug, (fingerprint, pages) in self.plans.items()}
+            stubs = {slug: (plan.fingerprint, [_recorded(page) for page in plan.pages])
+                     for slug, plan in self.plans.items()}
             _dump(folder / "plans.pickle", stubs)
             self.replanned = False
 
@@ -404,11 +447,13 @@ class Run:
     templates: str = ""
     locks: dict[str, crypto.Lock] = field(default_factory=dict)
     seals: dict[str, str] = field(default_factory=dict)
-    plan: list[Page] = field(default_factory=list)
-    carried: set[int] = field(default_factory=set)
-    """Planned pages the output holds as planned (ids): neither rendered nor written."""
+    sites: list[SitePlan] = field(default_factory=list)
+    kept: set[int] = field(default_factory=set)
+    """The site plans (ids) kept from the last build: the output holds their pages as planned."""
+    planned: frozenset[str] = frozenset()
     addresses: dict[str, str] = field(default_factory=dict)
-    todo: list[tuple[int, str | None]] = field(default_factory=list)
+    todo: list[tuple[Page, str | None]] = field(default_factory=list)
+    """The pages to render, each with its key."""
     staged: list[tuple[str, bool] | str] = field(default_factory=list)
     """Each rendered page's (digest, whether it was staged), or what went wrong."""
 
@@ -420,14 +465,14 @@ def scan(b: Builder, run: Run) -> None:
     """The vault's files and their stamps (only the changed ones, for a watcher that says which)."""
     settings = (run.config.allow_html,)
     if settings != b.settings:  # notes parsed under other settings are parsed again
-        b.parsed, b.last_good, b.memo, b.settings = {}, {}, {}, settings
+        b.parsed, b.last_good, b.memo, b.settings, b.checked = {}, {}, {}, settings, False
     run.listing = b._scan(run.config, run.config.out_dir, run.changed)
 
 
 def parse(b: Builder, run: Run) -> None:
     """Notes, parsed where their content changed; while watching, a note saved with an error
     keeps its last good version."""
-    notes, run.touched = b._parse(run.config, run.listing)
+    notes, run.touched = b._parse(run.config, run.listing, run.changed)
     for note in notes.values():
         run.problems += note.problems
     run.notes = b._with_last_good(notes) if b.keep_last_good else notes
@@ -470,40 +515,59 @@ def plan(b: Builder, run: Run) -> None:
     if run.write:
         run.locks = passwords_mod.locks(config.vault, secrets, b.derived)
         run.seals = {site: hashlib.sha256(lock.master + lock.salt).hexdigest() for site, lock in run.locks.items()}
-    pages, reused = b._plan(run, names, tokens)
-    moved, run.addresses = addresses.redirects(addresses.load(config.vault, config.out_dir), pages, run.keep, config)
-    moved = [b.keys.keyed(page) for page in moved]
-    privacy.check_plan(pages + moved, checked={id(p) for p in reused}, protections=run.protections)
+    sites = b._plan(run, names, tokens)
+    if b.addresses is None or run.changed is None:
+        b.addresses = addresses.load(config.vault, config.out_dir)
+    current: dict[str, Page] = {}
+    for site in sites:
+        current.update(site.addressed)
+    run.planned = frozenset().union(*(site.paths for site in sites))
+    owners = {f"{model_mod.CLIENTS_DIR}/{c.slug}/": c.folder for c in run.shown.clients}
+    moved, run.addresses = addresses.redirects(b.addresses, current, run.planned, owners, run.keep, config)
+    sites.append(SitePlan("", [b.keys.keyed(page) for page in moved]))
+    run.planned |= sites[-1].paths
+    # the privacy room checks each plan once (a watcher's unchanged clients passed already)
+    fresh = [site for site in sites if not site.checked]
+    taken = frozenset().union(*(site.paths for site in sites if site.checked))
+    privacy.check_plan([page for site in fresh for page in site.pages], protections=run.protections,
+                       taken=taken, owners=owners, lookup=lambda path: _find(sites, path))
+    for site in fresh:
+        site.checked = True
     b.keys.settle()
-    run.plan = pages + moved
-    run.carried = {id(p) for p in reused}
+    run.sites = sites
     for slug, (folder, what) in sorted(b.failed.items()):
         run.problems.append(_failed(folder, what))
         run.keep.add(privacy.site_root(slug))
-    run.result.planned = len(run.plan)
+    run.result.planned = len(run.planned)
 
 
 def render_pages(b: Builder, run: Run) -> None:
-    """Render, into staging, each page whose key the output does not hold (in both cores)."""
+    """Render, into staging, each page whose key the output does not hold (in both cores).
+    A kept plan's pages are as the output holds them: neither rendered nor written."""
     out = run.out
     assert out is not None  # opened by the model stage of a build that writes
-    for i, page in enumerate(run.plan):
-        if isinstance(page, Asset):  # shipped files: linked, not rendered
-            source = render.asset_path(page.name)
-            st = source.stat()
-            if out.copy(page.path, source, f"{source}:{st.st_mtime_ns}:{st.st_size}"):
-                run.result.written.append(page.path)
-            continue
-        if id(page) in run.carried and out.carry(page.path):
-            continue
-        key = keys.final(page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)
-        if not out.fresh(page.path, key):
-            run.todo.append((i, key))
+    stamps: dict[str, tuple[Path, str]] = {}
+    for site in run.sites:
+        kept = id(site) in run.kept
+        if kept:
+            out.carry_all(site.paths)
+        for page in site.pages:
+            if isinstance(page, Asset):  # shipped files: linked, not rendered
+                if page.name not in stamps:
+                    source = render.asset_path(page.name)
+                    st = source.stat()
+                    stamps[page.name] = source, f"{source}:{st.st_mtime_ns}:{st.st_size}"
+                if out.copy(page.path, *stamps[page.name]):
+                    run.result.written.append(page.path)
+            elif not kept:
+                key = keys.final(page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)
+                if not out.fresh(page.path, key):
+                    run.todo.append((page, key))
     progress = run.progress
     tick = (lambda n: progress(n, len(run.todo))) if progress else None
     env = render.environment(run.config.vault / vault.OVERRIDES_DIR,
                              run.config.vault / config_mod.STATE_DIR / "templates")
-    run.staged = parallel.map(_render_one, [i for i, _ in run.todo], (run.plan, env, run.config.vault, run.locks, out),
+    run.staged = parallel.map(_render_one, range(len(run.todo)), (run.todo, env, run.config.vault, run.locks, out),
                               tick)
 
 
@@ -514,20 +578,22 @@ def write(b: Builder, run: Run) -> None:
     out, result = run.out, run.result
     assert out is not None  # opened by the model stage of a build that writes
     broken: dict[str, tuple[Page, str]] = {}
-    for (i, _), outcome in zip(run.todo, run.staged, strict=True):
+    for (page, _), outcome in zip(run.todo, run.staged, strict=True):
         if isinstance(outcome, str):
-            broken.setdefault(_site_of(run.plan[i]), (run.plan[i], outcome))
+            broken.setdefault(_site_of(page), (page, outcome))
     for site, (page, what) in sorted(broken.items()):
         run.keep.add(privacy.site_root(site))
         result.problems.append(_failed(page.client.folder, what) if page.client else
                                error(config_mod.CONFIG_FILE, 1, f"coachgen could not build the overview ({what})"))
-    for (i, key), outcome in zip(run.todo, run.staged, strict=True):
-        if isinstance(outcome, str) or _site_of(run.plan[i]) in broken:
+    for (page, key), outcome in zip(run.todo, run.staged, strict=True):
+        if isinstance(outcome, str) or _site_of(page) in broken:
             continue
-        if out.record(run.plan[i].path, *outcome, key):
-            result.written.append(run.plan[i].path)
-    result.removed = out.commit({p.path for p in run.plan}, run.keep)
-    addresses.save(run.config.vault, run.config.out_dir, run.addresses)
+        if out.record(page.path, *outcome, key):
+            result.written.append(page.path)
+    result.removed = out.commit(run.planned, run.keep)
+    if run.addresses != b.addresses:
+        addresses.save(run.config.vault, run.config.out_dir, run.addresses)
+        b.addresses = run.addresses
 
 
 def cache(b: Builder, run: Run) -> None:
@@ -612,15 +678,23 @@ def _held(run: Run, pages: list[Page]) -> bool:
         page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)) for page in pages)
 
 
+def _find(sites: list[SitePlan], path: str) -> Page | None:
+    """The planned page at `path` (a redirect's target)."""
+    for site in sites:
+        if path in site.paths:
+            return next(page for page in site.pages if page.path == path)
+    return None
+
+
 def _site_of(page: Page) -> str:
     return page.client.slug if page.client else passwords_mod.COACH
 
 
 def _render_one(i: int) -> tuple[str, bool] | str:
-    """Render one planned page into staging (in a worker process, or here); a page that
-    cannot be made gives the name of what went wrong instead."""
-    plan, env, vault_dir, locks, out = parallel.shared()
-    page = plan[i]
+    """Render one page into staging (in a worker process, or here); a page that cannot be
+    made gives the name of what went wrong instead."""
+    todo, env, vault_dir, locks, out = parallel.shared()
+    page = todo[i][0]
     try:
         data = render.render(page, env, vault_dir, locks.get(_site_of(page)))
     except Exception as exc:  # a fault must cost one site, never the whole build
