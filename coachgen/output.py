@@ -250,7 +250,8 @@ class Output:
 
     def _changed_shards(self, removals: list[str]) -> dict[str, dict[str, list]]:
         """The new contents of each shard this commit changes (of every shard, when `whole`);
-        an empty one is removed."""
+        an empty one is removed. A shard as read is never changed in place: the process
+        keeps it (see `_read_shards`)."""
         shards = {name: dict(entries) for name, entries in self.shards.items()} if self.whole else {}
 
         def edited(rel: str) -> dict[str, list]:
@@ -323,33 +324,53 @@ class Output:
         one file of an older coachgen, go once they are written."""
         folder = self.manifest_dir
         folder.mkdir(parents=True, exist_ok=True)  # even with no shard: the output is ours
+        read = _READ.setdefault(folder, {})
         for name, entries in shards.items():
             path = folder / name
             if not entries:
                 path.unlink(missing_ok=True)
+                read.pop(name, None)
                 continue
             tmp = folder / f"{name}.tmp"
             tmp.write_bytes(pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
             os.replace(tmp, path)
+            read[name] = (_stamp(path.stat()), entries)
         if whole:
             for stale in set(os.listdir(folder)) - shards.keys():
                 (folder / stale).unlink(missing_ok=True)
+                read.pop(stale, None)
             self.single_manifest.unlink(missing_ok=True)
+
+
+_READ: dict[Path, dict[str, tuple[tuple[int, ...], dict[str, list]]]] = {}
+"""Each manifest folder's shards as this process last read or wrote them, with the stamp of
+their file: a build (and each save in `watch`) reads again only a shard that changed since."""
 
 
 def _read_shards(folder: Path) -> dict[str, dict[str, list]]:
     """Every shard of a manifest folder, by name; FileNotFoundError if there is no folder."""
-    shards = {}
+    cached = _READ.get(folder, {})
+    read = {}
     with os.scandir(folder) as entries:
         for entry in entries:
             if not entry.name.endswith(".pickle"):
                 continue  # a shard's .tmp, left by a build killed while writing it
+            hit = cached.get(entry.name)
             try:
-                with open(entry.path, "rb") as fh:
-                    shards[entry.name] = pickle.load(fh)
+                if hit is None or hit[0] != _stamp(entry.stat()):
+                    with open(entry.path, "rb") as fh:
+                        hit = (_stamp(os.fstat(fh.fileno())), pickle.load(fh))
             except FileNotFoundError:
                 continue  # its site was emptied by a build committing meanwhile (`known_files` takes no lock)
-    return shards
+            read[entry.name] = hit
+    _READ[folder] = read
+    return {name: entries for name, (_, entries) in read.items()}
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    """Enough of a file's stat to tell it was replaced: a shard is replaced by a renamed new
+    file, which never has the inode of the one it replaces."""
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _split(manifest: dict[str, list]) -> dict[str, dict[str, list]]:

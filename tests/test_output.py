@@ -373,6 +373,23 @@ def test_F11_the_journal_holds_only_the_shards_that_change_and_rolls_forward_as_
     assert manifest(vault, out) == manifest(vault, tmp_path / "clean")
 
 
+def test_a_process_reads_a_shard_again_only_once_another_rewrote_it(make_vault, tmp_path, monkeypatch):
+    vault = make_vault(NOTES)
+    out = tmp_path / "out"
+    build(vault, out)
+    real, loaded = pickle.load, []
+    monkeypatch.setattr(pickle, "load", lambda fh: loaded.append(Path(fh.name).name) or real(fh))
+    known = manifest(vault, out)
+    assert loaded == []  # what the build read and wrote is remembered
+    bob = output.manifest_folder(vault, out) / BOB
+    rewritten = bob.with_suffix(".new")  # as another build would: a new file, renamed
+    rewritten.write_bytes(pickle.dumps({rel: entry for rel, entry in pickle.loads(bob.read_bytes()).items()
+                                        if rel != "clients/bob/data.json"}))
+    os.replace(rewritten, bob)
+    assert manifest(vault, out) == {rel: entry for rel, entry in known.items() if rel != "clients/bob/data.json"}
+    assert loaded == [BOB]
+
+
 def in_one_file(vault, out, known: dict[str, list]) -> Path:
     """Put the output's manifest as coachgen kept it before shards: one file, `<key>.pickle`."""
     folder = output.manifest_folder(vault, out)
