@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, TypeVar
 
 from . import __version__, i18n, model
+from .config import Config
 from .page import Copied, Generated, Page, Redirect, Rendered
 from .vault import Stamp
 
 PLAIN = (str, int, float, bool, type(None), bytes, dt.date, dt.time)
 CONTAINERS = (model.Model, model.Client)
+PLACES = ("vault", "output")
 T = TypeVar("T")
 
 
@@ -94,6 +96,8 @@ class Keys:
             return "{" + ",".join(f"{self._text(k)}:{self._text(v)}" for k, v in value.items()) + "}"
         if isinstance(value, i18n.Language):  # its words are in the templates' key (i18n.digest)
             return f"Language({value.code!r})"
+        if isinstance(value, Config):  # where the vault and the output are shows on no page
+            return self._text([(f.name, getattr(value, f.name)) for f in fields(value) if f.name not in PLACES])
         if is_dataclass(value) and not isinstance(value, type):
             return self._object(value)
         return _stable(repr(value), value)

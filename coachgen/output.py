@@ -8,11 +8,15 @@ not empty and has no manifest.
 
 Crash safety: a build renders every changed file into a staging folder outside the
 published tree. Only when all of them are ready does it write a journal (every move and
-removal, and the new manifest; fsync'd), then carries it out and deletes it. A build
-killed before the journal is complete left the output as it was; one killed after it is
-finished by the next build, which rolls the journal forward first: so each site ends up
-wholly old or wholly new. The manifest also remembers each file's digest, so an unchanged
-file is neither rewritten nor read back.
+removal, and the new contents of the manifest's shards that change; fsync'd), then
+carries it out and deletes it. A build killed before the journal is complete left the
+output as it was; one killed after it is finished by the next build, which rolls the
+journal forward first: so each site ends up wholly old or wholly new. The manifest also
+remembers each file's digest, so an unchanged file is neither rewritten nor read back.
+
+The manifest is kept in shards, one per site (each client's, the coach's) and one for the
+files at the top: a save in `watch` changes one or two sites, so its commit journals and
+rewrites those small files, not a record of the whole output.
 """
 
 from __future__ import annotations
@@ -65,27 +69,57 @@ def output_key(out_dir: Path) -> str:
     return hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
 
 
+def manifest_folder(vault: Path, out_dir: Path) -> Path:
+    """Where the manifest of an output folder keeps its shards (see `shard_name`)."""
+    return vault / STATE_DIR / "outputs" / output_key(out_dir)
+
+
+def shard_name(rel: str) -> str:
+    """The file of the manifest folder that lists `rel`: one per site (`clients/<slug>/`,
+    `coach/`, any other top folder), and one for the files at the top."""
+    site, _, rest = rel.partition("/")
+    if site == "clients" and "/" in rest:
+        site += "/" + rest.partition("/")[0]
+    elif not rest:
+        site = ""
+    return hashlib.sha256(site.encode()).hexdigest()[:16] + ".pickle"
+
+
 class Output:
     def __init__(self, vault: Path, out_dir: Path):
         self.out = out_dir
-        key = output_key(out_dir)
-        self.manifest_path = vault / STATE_DIR / "outputs" / f"{key}.pickle"
-        self.journal_path = vault / STATE_DIR / "outputs" / f"{key}.journal"
-        self.staging = staging_folder(vault / STATE_DIR / "staging" / key, out_dir.resolve())
+        self.manifest_dir = manifest_folder(vault, out_dir)
+        self.single_manifest = self.manifest_dir.with_suffix(".pickle")
+        """The manifest as coachgen kept it before shards: read, and replaced by the next commit."""
+        self.journal_path = self.manifest_dir.with_suffix(".journal")
+        self.staging = staging_folder(vault / STATE_DIR / "staging" / output_key(out_dir), out_dir.resolve())
         self._load()
-        self.manifest: dict[str, list] = {}
+        self.changes: dict[str, list] = {}
+        """The entries of this build's manifest that differ from the last build's."""
         self.staged: list[tuple[str, str]] = []
         self.shared: dict[str, str] = {}
         """A file holding each shared asset (by stamp), in place or staged, to link copies to."""
 
     def _load(self) -> None:
-        """Read the last build's manifest; `owned` says whether there is one to trust."""
+        """Read the last build's manifest; `owned` says whether there is one to trust, and
+        `whole` whether the next commit writes every shard anew (and removes any other)."""
         try:
-            with open(self.manifest_path, "rb") as fh:
-                self.known: dict[str, list] = pickle.load(fh)
+            self.shards, self.whole = self._read_manifest()
             self.owned = True
         except (OSError, ValueError, EOFError, pickle.UnpicklingError):
-            self.known, self.owned = {}, False  # fail closed: an unreadable manifest is none
+            self.shards, self.whole, self.owned = {}, True, False  # fail closed: an unreadable manifest is none
+        self.known: dict[str, list] = {}
+        for entries in self.shards.values():
+            self.known.update(entries)
+
+    def _read_manifest(self) -> tuple[dict[str, dict[str, list]], bool]:
+        """The manifest's shards, and whether they come from the one file an older coachgen
+        kept (still ours: the next commit replaces it by shards)."""
+        try:
+            with open(self.single_manifest, "rb") as fh:
+                return _split(pickle.load(fh)), True
+        except FileNotFoundError:
+            return _read_shards(self.manifest_dir), False
 
     def __enter__(self) -> "Output":
         self._recover()
@@ -110,6 +144,8 @@ class Output:
                 journal = pickle.load(fh)
         except FileNotFoundError:
             return
+        if "manifest" in journal:  # an older coachgen's journal holds the whole manifest, in one piece
+            journal.update(shards=_split(journal.pop("manifest")), whole=True)
         self._make_folders(journal["moves"])
         self._apply(journal)
         shutil.rmtree(journal["staging"], ignore_errors=True)
@@ -132,29 +168,16 @@ class Output:
 
     def carry(self, rel: str) -> bool:
         """Keep a file written by an earlier build as it is, trusting the manifest."""
-        known = self.known.get(rel)
-        if known is None:
-            return False
-        self.manifest[rel] = known
-        return True
+        return rel in self.known
 
-    def carry_all(self, paths) -> None:
-        """`carry` each of `paths` the manifest lists (a site's pages kept as they are)."""
-        known = self.known
-        self.manifest.update({rel: known[rel] for rel in paths if rel in known})
-
-    def holds(self, rel: str, key: str | None) -> bool:
-        """The file was made from inputs with this key, and is still there."""
-        known = self.known.get(rel)
-        return key is not None and known is not None and known[1:] == [key] and os.path.exists(f"{self.out}/{rel}")
+    def unknown(self, paths: Set[str]) -> Set[str]:
+        """Those of `paths` no earlier build wrote (the others are carried as they are)."""
+        return paths - self.known.keys()
 
     def fresh(self, rel: str, key: str | None) -> bool:
-        """The file holds what this key makes: kept, with no need to render it."""
+        """The file was made from inputs with this key, and is still there: no need to render it."""
         known = self.known.get(rel)
-        if known is None or not self.holds(rel, key):
-            return False
-        self.manifest[rel] = known
-        return True
+        return key is not None and known is not None and known[1:] == [key] and os.path.exists(f"{self.out}/{rel}")
 
     def put(self, rel: str, data: bytes, key: str | None = None) -> bool:
         """Stage `data` for `rel` unless the file already holds it. True if it will be written."""
@@ -178,7 +201,7 @@ class Output:
 
     def record(self, rel: str, digest: str, staged: bool, key: str | None = None) -> bool:
         """Note in the manifest what `stage` did; the staged file moves into place at commit."""
-        self.manifest[rel] = [digest, key] if key else [digest]
+        self._note(rel, [digest, key] if key else [digest])
         if staged:
             self.staged.append((self._staged(rel), rel))
         return staged
@@ -187,7 +210,7 @@ class Output:
         """Stage a copy of a shipped asset (identified by `stamp`). A copy is staged as a hard
         link to another with the same stamp, so that many clients store one plotly.min.js
         while each client's folder stays complete on its own."""
-        self.manifest[rel] = [stamp]
+        self._note(rel, [stamp])
         target = f"{self.out}/{rel}"
         known = self.known.get(rel)
         if known and known[0] == stamp and os.path.exists(target):
@@ -200,29 +223,53 @@ class Output:
         self.staged.append((staged, rel))
         return True
 
+    def _note(self, rel: str, entry: list) -> None:
+        """The manifest of this build lists `rel` with `entry`: only a change is kept, to
+        rewrite the shards it falls in."""
+        if self.known.get(rel) == entry:
+            self.changes.pop(rel, None)
+        else:
+            self.changes[rel] = entry
+
     # ------------------------------------------------------------ the commit
 
     def commit(self, planned: Set[str], keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
         """Move every staged file into place, remove the files the last build wrote that the
         plan no longer holds (but those under a folder of `keep`, which stay as they were),
-        and save the manifest: all through one journal. Returns the removed files."""
-        removals, kept = [], tuple(keep)
+        and save the manifest's shards that changed: all through one journal. Returns the
+        removed files."""
+        kept = tuple(keep)
         if kept:  # a withheld site takes nothing of this build, not even a staged asset
             self.staged = [(staged, rel) for staged, rel in self.staged if not rel.startswith(kept)]
-            self.manifest = {rel: entry for rel, entry in self.manifest.items() if not rel.startswith(kept)}
-        for rel, known in self.known.items():
-            if rel.startswith(kept):
-                self.manifest[rel] = known  # a withheld site: still ours, still there
-            elif rel not in planned:
-                removals.append(rel)
-        journal: dict[str, Any] = {"staging": str(self.staging), "moves": self.staged, "removals": sorted(removals),
-                                   "manifest": self.manifest}
+            self.changes = {rel: entry for rel, entry in self.changes.items() if not rel.startswith(kept)}
+        # a withheld site: still ours, still there
+        removals = sorted(rel for rel in self.known.keys() - planned if not rel.startswith(kept))
+        journal: dict[str, Any] = {"staging": str(self.staging), "moves": self.staged, "removals": removals,
+                                   "shards": self._changed_shards(removals), "whole": self.whole}
         self._refuse_foreign()
         self._make_folders(self.staged)
         if self.staged or removals:  # with nothing to move or remove, a kill can leave nothing half done
             self._write_journal(journal)
         self._apply(journal)
-        return journal["removals"]
+        return removals
+
+    def _changed_shards(self, removals: list[str]) -> dict[str, dict[str, list]]:
+        """The new contents of each shard this commit changes (of every shard, when `whole`);
+        an empty one is removed. A shard as read is never changed in place: the process
+        keeps it (see `_read_shards`)."""
+        shards = {name: dict(entries) for name, entries in self.shards.items()} if self.whole else {}
+
+        def edited(rel: str) -> dict[str, list]:
+            name = shard_name(rel)
+            if name not in shards:
+                shards[name] = dict(self.shards.get(name, {}))
+            return shards[name]
+
+        for rel in removals:
+            del edited(rel)[rel]
+        for rel, entry in self.changes.items():
+            edited(rel)[rel] = entry
+        return shards
 
     def _refuse_foreign(self) -> None:
         """Before anything moves: a file in the output that the manifest does not list is
@@ -250,7 +297,8 @@ class Output:
 
     def _apply(self, journal: dict) -> None:
         """Carry out a journal, then delete it. Running it again after a kill is safe: a staged
-        file that is gone was moved already, and a removed file stays removed."""
+        file that is gone was moved already, a removed file stays removed, and each shard is
+        written whole."""
         for staged, rel in journal["moves"]:
             try:
                 os.chmod(staged, 0o644)
@@ -258,7 +306,7 @@ class Output:
                 continue  # moved into place before the kill
             os.replace(staged, f"{self.out}/{rel}")
         self._remove(journal["removals"])
-        self._save_manifest(journal["manifest"])
+        self._save_shards(journal["shards"], journal["whole"])
         self.journal_path.unlink(missing_ok=True)
 
     def _remove(self, removals: list[str]) -> None:
@@ -275,11 +323,67 @@ class Output:
                 except OSError:
                     break
 
-    def _save_manifest(self, manifest: dict[str, list]) -> None:
-        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(manifest, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, self.manifest_path)
+    def _save_shards(self, shards: dict[str, dict[str, list]], whole: bool) -> None:
+        """Write each shard (written aside, renamed), or remove an empty one. When `whole`, the
+        shards are the entire manifest: any other file of the folder, and the manifest in
+        one file of an older coachgen, go once they are written."""
+        folder = self.manifest_dir
+        folder.mkdir(parents=True, exist_ok=True)  # even with no shard: the output is ours
+        read = _READ.setdefault(folder, {})
+        for name, entries in shards.items():
+            path = folder / name
+            if not entries:
+                path.unlink(missing_ok=True)
+                read.pop(name, None)
+                continue
+            tmp = folder / f"{name}.tmp"
+            tmp.write_bytes(pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)
+            read[name] = (_stamp(path.stat()), entries)
+        if whole:
+            for stale in set(os.listdir(folder)) - shards.keys():
+                (folder / stale).unlink(missing_ok=True)
+                read.pop(stale, None)
+            self.single_manifest.unlink(missing_ok=True)
+
+
+_READ: dict[Path, dict[str, tuple[tuple[int, ...], dict[str, list]]]] = {}
+"""Each manifest folder's shards as this process last read or wrote them, with the stamp of
+their file: a build (and each save in `watch`) reads again only a shard that changed since."""
+
+
+def _read_shards(folder: Path) -> dict[str, dict[str, list]]:
+    """Every shard of a manifest folder, by name; FileNotFoundError if there is no folder."""
+    cached = _READ.get(folder, {})
+    read = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.endswith(".pickle"):
+                continue  # a shard's .tmp, left by a build killed while writing it
+            hit = cached.get(entry.name)
+            try:
+                if hit is None or hit[0] != _stamp(entry.stat()):
+                    with open(entry.path, "rb") as fh:
+                        hit = (_stamp(os.fstat(fh.fileno())), pickle.load(fh))
+            except FileNotFoundError:
+                continue  # its site was emptied by a build committing meanwhile (`known_files` takes no lock)
+            read[entry.name] = hit
+    _READ[folder] = read
+    return {name: entries for name, (_, entries) in read.items()}
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    """Enough of a file's stat to tell it was replaced: a shard is replaced by a renamed new
+    file, which never has the inode of the one it replaces."""
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _split(manifest: dict[str, list]) -> dict[str, dict[str, list]]:
+    """A manifest in one piece, as shards."""
+    shards: dict[str, dict[str, list]] = {}
+    for rel, entry in manifest.items():
+        shards.setdefault(shard_name(rel), {})[rel] = entry
+    return shards
 
 
 def staging_folder(under_vault: Path, out: Path) -> Path:

@@ -548,9 +548,8 @@ def render_pages(b: Builder, run: Run) -> None:
     assert out is not None  # opened by the model stage of a build that writes
     stamps: dict[str, tuple[Path, str]] = {}
     for site in run.sites:
-        kept = id(site) in run.kept
-        if kept:
-            out.carry_all(site.paths)
+        # a kept plan's pages are carried as they are, but any no earlier build wrote
+        made = out.unknown(site.paths) if id(site) in run.kept else site.paths
         for page in site.pages:
             if isinstance(page, Asset):  # shipped files: linked, not rendered
                 if page.name not in stamps:
@@ -559,7 +558,7 @@ def render_pages(b: Builder, run: Run) -> None:
                     stamps[page.name] = source, f"{source}:{st.st_mtime_ns}:{st.st_size}"
                 if out.copy(page.path, *stamps[page.name]):
                     run.result.written.append(page.path)
-            elif not kept:
+            elif page.path in made:
                 key = keys.final(page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)
                 if not out.fresh(page.path, key):
                     run.todo.append((page, key))
@@ -674,7 +673,7 @@ def _held(run: Run, pages: list[Page]) -> bool:
     checked) as the plan says; a check that writes nothing need not know."""
     if run.out is None:
         return True
-    return all(isinstance(page, Asset) or run.out.holds(page.path, keys.final(
+    return all(isinstance(page, Asset) or run.out.fresh(page.path, keys.final(
         page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)) for page in pages)
 
 

@@ -100,6 +100,7 @@ def state(vault_dir: Path, out_dir: Path) -> str:
     files = [f for f in sorted(folder.glob("*")) if f.name not in (Path(passwords.SECRETS).name, "build.lock")]
     files += [f for f in sorted((folder / "outputs").glob(key + ".*"))
               if not f.name.endswith((".unchanged.pickle", ".tmp"))]
+    files += sorted(output.manifest_folder(vault_dir, out_dir).glob("*.pickle"))
     for file in files:
         if file.is_file():
             h.update(repr((file.relative_to(folder).as_posix(), file.read_bytes())).encode())

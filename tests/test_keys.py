@@ -105,3 +105,13 @@ def test_a_value_with_no_stable_key_is_refused():
 
     with pytest.raises(TypeError, match="no stable key"):
         keys.Keys().of({"x": Opaque()})
+
+
+def test_a_key_does_not_depend_on_where_the_vault_and_the_output_are(tmp_path):
+    from coachgen.config import Config
+
+    memo = keys.Keys()
+    here = Config(tmp_path / "a", title="Practice", output=tmp_path / "out-a")
+    there = Config(tmp_path / "b", title="Practice", output=tmp_path / "out-b")
+    assert memo.of(here) == memo.of(there)
+    assert memo.of(here) != memo.of(Config(tmp_path / "a", title="Another practice", output=tmp_path / "out-a"))

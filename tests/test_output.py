@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -197,7 +198,7 @@ from pathlib import Path
 from coachgen import site
 
 vault, out, when = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-real_replace, real_fsync, moved = os.replace, os.fsync, []
+real_replace, real_fsync, real_unlink, moved = os.replace, os.fsync, os.unlink, []
 
 
 def replace(source, target):
@@ -206,8 +207,14 @@ def replace(source, target):
         if when == "mid-commit" and len(moved) == 4:
             os._exit(9)  # killed with 3 files moved into place
     real_replace(source, target)
-    if when == "manifest" and "/outputs/" in str(target) and str(target).endswith(".pickle"):
+    if when == "a shard" and "/outputs/" in str(target) and str(target).endswith(".pickle"):
+        os._exit(9)  # killed with every file in place and one shard of the manifest written
+
+
+def unlink(path, **kwargs):
+    if when == "manifest" and str(path).endswith(".journal"):
         os._exit(9)  # killed with everything in place, before the journal is deleted
+    real_unlink(path, **kwargs)
 
 
 def fsync(fd):
@@ -216,7 +223,7 @@ def fsync(fd):
     real_fsync(fd)
 
 
-os.replace, os.fsync = replace, fsync
+os.replace, os.fsync, os.unlink = replace, fsync, unlink
 site.build(vault, out=Path(out), today=datetime.date(2026, 3, 20))
 sys.exit("the build ran to its end")
 """
@@ -258,7 +265,7 @@ def sites(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
     return by
 
 
-@pytest.mark.parametrize("when", ["mid-commit", "manifest"])
+@pytest.mark.parametrize("when", ["mid-commit", "a shard", "manifest"])
 def test_F11_a_kill_during_commit_is_rolled_forward_by_the_next_build(make_vault, tmp_path, when):
     vault, out, old, new = changed_vault(make_vault, tmp_path)
     killed_build(vault, out, when)
@@ -319,6 +326,112 @@ def test_F11_each_site_is_wholly_old_or_wholly_new_once_the_next_build_ran(make_
     for name in set(got) | set(new_sites):
         assert got.get(name) == new_sites.get(name), name
     assert set(got) == set(new_sites) and old_sites != new_sites
+
+
+def shard_files(vault, out) -> dict[str, int]:
+    """Each file of the output's manifest, by name: its inode (a shard is rewritten by a new file)."""
+    return {p.name: p.stat().st_ino for p in output.manifest_folder(vault, out).iterdir()}
+
+
+def manifest(vault, out) -> dict[str, list]:
+    return output.Output(vault, out).known
+
+
+BOB, COACH = output.shard_name("clients/bob/index.html"), output.shard_name("coach/index.html")
+
+
+def test_F11_a_commit_rewrites_only_the_shards_of_the_sites_it_changed(make_vault, tmp_path):
+    vault = make_vault(NOTES)
+    out = tmp_path / "out"
+    build(vault, out)
+    before = shard_files(vault, out)
+    assert len(before) == 3  # ada's, bob's and the coach's
+    build(vault, out)
+    assert shard_files(vault, out) == before  # nothing changed, nothing written
+    (vault / "clients/bob/2026-01-06.md").write_text("Bob, changed.\n\n- [x] c")
+    result = build(vault, out)
+    assert {rel.split("/")[0] for rel in result.written} == {"clients", "coach"}
+    assert all(rel.startswith(("clients/bob/", "coach/")) for rel in result.written)
+    after = shard_files(vault, out)
+    assert {name for name in after if after[name] != before[name]} == {BOB, COACH} and after.keys() == before.keys()
+
+
+def test_F11_the_journal_holds_only_the_shards_that_change_and_rolls_forward_as_an_uninterrupted_build(
+        make_vault, tmp_path):
+    vault = make_vault(NOTES)
+    out = tmp_path / "out"
+    build(vault, out)
+    (vault / "clients/bob/2026-01-06.md").write_text("Bob, changed.\n\n- [x] c")
+    killed_build(vault, out, "mid-commit")
+    journal = pickle.loads(output.Output(vault, out).journal_path.read_bytes())
+    assert sorted(journal["shards"]) == sorted([BOB, COACH]) and not journal["whole"]
+    assert all(rel.startswith(("clients/bob/", "coach/")) for entries in journal["shards"].values()
+               for rel in entries)
+    build(vault, out)
+    build(vault, tmp_path / "clean")
+    assert all_output(out) == all_output(tmp_path / "clean")
+    assert manifest(vault, out) == manifest(vault, tmp_path / "clean")
+
+
+def test_a_process_reads_a_shard_again_only_once_another_rewrote_it(make_vault, tmp_path, monkeypatch):
+    vault = make_vault(NOTES)
+    out = tmp_path / "out"
+    build(vault, out)
+    real, loaded = pickle.load, []
+    monkeypatch.setattr(pickle, "load", lambda fh: loaded.append(Path(fh.name).name) or real(fh))
+    known = manifest(vault, out)
+    assert loaded == []  # what the build read and wrote is remembered
+    bob = output.manifest_folder(vault, out) / BOB
+    rewritten = bob.with_suffix(".new")  # as another build would: a new file, renamed
+    rewritten.write_bytes(pickle.dumps({rel: entry for rel, entry in pickle.loads(bob.read_bytes()).items()
+                                        if rel != "clients/bob/data.json"}))
+    os.replace(rewritten, bob)
+    assert manifest(vault, out) == {rel: entry for rel, entry in known.items() if rel != "clients/bob/data.json"}
+    assert loaded == [BOB]
+
+
+def in_one_file(vault, out, known: dict[str, list]) -> Path:
+    """Put the output's manifest as coachgen kept it before shards: one file, `<key>.pickle`."""
+    folder = output.manifest_folder(vault, out)
+    shutil.rmtree(folder)
+    single = folder.with_suffix(".pickle")
+    single.write_bytes(pickle.dumps(known))
+    return single
+
+
+def test_a_manifest_in_one_file_from_an_older_coachgen_is_still_ours_and_split_into_shards(make_vault, tmp_path):
+    vault = make_vault(NOTES)
+    out = tmp_path / "out"
+    build(vault, out)
+    known, shards = manifest(vault, out), shard_files(vault, out)
+    single = in_one_file(vault, out, known)
+    again = build(vault, out)  # not refused as someone else's folder, nor written again
+    assert again.written == [] and again.removed == []
+    assert not single.exists() and shard_files(vault, out).keys() == shards.keys()
+    assert manifest(vault, out) == known
+    (vault / "clients/bob/2026-01-06.md").write_text("Bob, changed.\n\n- [x] c")
+    build(vault, out)
+    build(vault, tmp_path / "clean")
+    assert all_output(out) == all_output(tmp_path / "clean")
+    assert manifest(vault, out) == manifest(vault, tmp_path / "clean")
+
+
+def test_an_older_coachgen_s_journal_is_rolled_forward(make_vault, tmp_path):
+    """A build of an older coachgen killed mid-commit left its manifest in one file and a
+    journal holding the whole new manifest: the next build finishes that commit."""
+    vault, out, old, new = changed_vault(make_vault, tmp_path)
+    killed_build(vault, out, "mid-commit")
+    last = output.Output(vault, out)
+    journal = pickle.loads(last.journal_path.read_bytes())
+    shards = {**last.shards, **journal.pop("shards")}
+    del journal["whole"]
+    journal["manifest"] = {rel: entry for entries in shards.values() for rel, entry in entries.items()}
+    last.journal_path.write_bytes(pickle.dumps(journal))
+    single = in_one_file(vault, out, last.known)
+    build(vault, out)
+    assert all_output(out) == new
+    assert not single.exists() and not last.journal_path.exists()
+    assert manifest(vault, out) == manifest(vault, tmp_path / "clean")
 
 
 def test_F11_staging_sits_on_the_output_s_file_system_and_outside_it(tmp_path, monkeypatch):

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 import subprocess
 
 import pytest
 
-from coachgen import site, unchanged
+from coachgen import output, site, unchanged
 from conftest import TODAY, all_output
 
 VAULT = {
@@ -45,6 +46,13 @@ def test_a_second_build_with_nothing_changed_is_the_first_one_s_result(vault):
     assert build(vault).unchanged
 
 
+def forget_page_keys(vault) -> None:
+    """The output's manifest without its page keys: a build checks every page again."""
+    for shard in output.manifest_folder(vault, vault / "_site").glob("*.pickle"):
+        known = pickle.loads(shard.read_bytes())
+        shard.write_bytes(pickle.dumps({rel: entry[:1] for rel, entry in known.items()}))
+
+
 EDITS = {
     "a note": lambda v: (v / "clients/ada/sessions/2026-03-10.md").write_text("---\nmetrics: {w: 79}\n---\nFirst!\n"),
     "a note, same size": lambda v: (v / "clients/bob/sessions/2026-03-12.md").write_text("Bob's first. [[Nowhere]]\n"),
@@ -59,6 +67,7 @@ EDITS = {
     "a password": lambda v: (v / ".coachgen/secrets.toml").write_text('[passwords]\nada = "a long secret phrase"\n'),
     "the salts": lambda v: (v / ".coachgen/salts.json").write_text("{}\n"),
     "an output file deleted": lambda v: (v / "_site/clients/ada/index.html").unlink(),
+    "the manifest": forget_page_keys,
 }
 
 

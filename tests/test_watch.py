@@ -194,10 +194,13 @@ def with_history(vault: Path, out: Path, copy: Path) -> Path:
         shutil.copytree(out, copy)
     if state(out, ".addresses.json").exists():
         shutil.copy(state(out, ".addresses.json"), state(copy, ".addresses.json"))
-    if state(out, ".pickle").exists():
-        known = pickle.loads(state(out, ".pickle").read_bytes())
-        state(copy, ".pickle").write_bytes(pickle.dumps({rel: entry[:1] + ["(not trusted)"] * len(entry[1:])
-                                                          for rel, entry in known.items()}))
+    manifest, copied = output.manifest_folder(vault, out), output.manifest_folder(vault, copy)
+    if manifest.is_dir():
+        copied.mkdir()
+        for shard in manifest.glob("*.pickle"):
+            known = pickle.loads(shard.read_bytes())
+            (copied / shard.name).write_bytes(pickle.dumps({rel: entry[:1] + ["(not trusted)"] * len(entry[1:])
+                                                            for rel, entry in known.items()}))
     return copy
 
 
