@@ -172,7 +172,8 @@ class Output:
 
     def unknown(self, paths: Set[str]) -> Set[str]:
         """Those of `paths` no earlier build wrote (the others are carried as they are)."""
-        return paths - self.known.keys()
+        known = self.known
+        return {rel for rel in paths if rel not in known}
 
     def fresh(self, rel: str, key: str | None) -> bool:
         """The file was made from inputs with this key, and is still there: no need to render it."""

@@ -135,6 +135,8 @@ class Builder:
         self.settings: tuple | None = None
         self.files: pages_mod.Files | None = None
         self.files_key: tuple | None = None
+        self.files_version = 0
+        """Counts the times the files links and embeds look up changed (cheaper to compare)."""
         self.keys = keys.Keys()
         self.derived: dict[tuple[str, str, str], crypto.Lock] = {}
         """Locks derived from each site's password and salt (in memory only)."""
@@ -191,11 +193,11 @@ class Builder:
         found, memo = [], {}
         for client in model.clients:
             known = self.embeds.get(client.slug)
-            if known and known[0] is client and known[1] == self.files_key:
+            if known and known[0] is client and known[1] == self.files_version:
                 problems = known[2]
             else:
                 problems = pages_mod.embed_problems(client, files)
-            memo[client.slug] = (client, self.files_key, problems)
+            memo[client.slug] = (client, self.files_version, problems)
             found += problems
         self.embeds = memo
         return found
@@ -254,9 +256,10 @@ class Builder:
 
     def _files(self, listing: vault.Listing) -> pages_mod.Files:
         """The vault's files as links and embeds look them up, made again when they change."""
-        files_key = (tuple(listing.files), tuple((p, s) for p, s in listing.files.items() if not p.endswith(".md")))
-        if files_key != self.files_key:
+        files_key = listing.shape
+        if files_key is not self.files_key and files_key != self.files_key:
             self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
+            self.files_version += 1
         assert self.files is not None  # made above on the first call, when files_key was None
         return self.files
 
@@ -266,7 +269,7 @@ class Builder:
         content), when git last changed them, and the files its notes may link or embed.
         While watching, the model object of an unchanged client is the same object, and so
         is its fingerprint as long as the files and git's history are."""
-        inputs = (shared, locked, names, self.files_key, self.git_head)
+        inputs = (shared, locked, names, self.files_version, self.git_head)
         known = self.fingerprints.get(client.slug)
         if known and known[0] is client and known[1] == inputs:
             return known[2]
@@ -288,7 +291,8 @@ class Builder:
         if self.listing is None or changed is None:
             self.listing = vault.scan(config.vault, out_dir)
             return self.listing
-        files = dict(self.listing.files)
+        previous = self.listing
+        files = dict(previous.files)
         structure = False
         for rel in changed:
             stamp = vault.stamp(config.vault, rel)
@@ -297,7 +301,7 @@ class Builder:
             else:
                 structure |= rel not in files
                 files[rel] = stamp
-        self.listing = vault.Listing(dict(sorted(files.items())) if structure else files)
+        self.listing = vault.Listing(dict(sorted(files.items()))) if structure else previous.restamped(files, changed)
         return self.listing
 
     def _parse(self, config, listing: vault.Listing, changed: set[str] | None) -> tuple[dict[str, Note], list[str]]:

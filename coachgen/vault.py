@@ -41,6 +41,19 @@ class Listing:
     def notes(self) -> list[str]:
         return sorted(p for p in self.files if p.endswith(".md") and not p.startswith(OVERRIDES_DIR + "/"))
 
+    @cached_property
+    def shape(self) -> tuple:
+        """Every file, and the stamps of those that are no note: what links and embeds look up."""
+        return tuple(self.files), tuple((p, s) for p, s in self.files.items() if not p.endswith(".md"))
+
+    def restamped(self, files: dict[str, Stamp], changed: set[str]) -> "Listing":
+        """The same files, the `changed` ones with new stamps: what is made of the rest stands."""
+        listing = Listing(files)
+        listing.__dict__["notes"] = self.notes  # cached_property's own slot
+        if all(p.endswith(".md") for p in changed):
+            listing.__dict__["shape"] = self.shape
+        return listing
+
 
 _TEMP = re.compile("|".join(fnmatch.translate(pattern) for pattern in TEMP_PATTERNS))
 
