@@ -3,7 +3,7 @@
     python benchmarks/run.py [--rounds 3] [--sizes 1000,10000] [--out benchmarks/RESULTS.md]
 
 Needs `hugo` (Debian's package) and `mkdocs` (pip) on the PATH. For each size it generates a
-vault with the project's own generator, `coachgen.synthetic` (1,000 notes: 20 clients x 50
+vault with the project's own generator, `coachgen.dev.synthetic` (1,000 notes: 20 clients x 50
 sessions; 10,000: 100 x 100; the same vault on every run), then, each round, builds it cold
 with coachgen (no output, no cache), Hugo (the minimal site in benchmarks/peers/hugo/, one page
 per note) and MkDocs (default theme, one page per
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from coachgen import synthetic  # noqa: E402  (this checkout's generator, installed or not)
+from coachgen.dev import synthetic  # noqa: E402  (this checkout's generator, installed or not)
 
 HUGO_SITE = ROOT / "benchmarks" / "peers" / "hugo"
 SHAPES = synthetic.SHAPES  # notes -> (clients, sessions per client)

@@ -2,7 +2,7 @@
 
     python benchmarks/watch_latency.py [--clients 100] [--sessions 100] [--edits 20]
 
-Generates a vault with the project's own generator (`coachgen.synthetic`), builds it once, then watches it with
+Generates a vault with the project's own generator (`coachgen.dev.synthetic`), builds it once, then watches it with
 a real watchdog observer and saves 20 session notes one at a time (each edit changes the
 note's body, as a coach typing would). For each save it measures the time from the write
 to the moment the last affected page is written (the end of the build it triggered),
@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from coachgen import site, synthetic, watch  # noqa: E402
+from coachgen.dev import synthetic, watch  # noqa: E402
+from coachgen.engine import site  # noqa: E402
 
 
 def main() -> None:

@@ -1,3 +1,3 @@
-from .cli import main
+from coachgen.cli import main
 
 main()

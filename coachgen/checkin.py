@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import STATE_DIR
+from coachgen.vault.paths import STATE_DIR
 
 SECRETS = f"{STATE_DIR}/checkins.json"
 """One random secret per client site; deleting one invalidates the pages built with it."""
@@ -180,7 +180,7 @@ def tokens(vault: Path, sites, create: bool) -> dict[str, str]:
     """Each client site's token. A build (`create`) makes and keeps a secret for a site that
     has none; an import only reads them, so a site never built has no token and nothing
     can be imported for it."""
-    from .passwords import per_site
+    from coachgen.privacy.passwords import per_site
 
     secrets = per_site(vault / SECRETS, sites if create else [], lambda: _b64(os.urandom(32)), save=create)
     return {site: token(_unb64(secrets[site]), site) for site in sites if site in secrets}
@@ -406,8 +406,8 @@ class Importer:
         return lines, already
 
     def _language(self, client):
-        from . import i18n
-        from .pages import language_of
+        from coachgen import i18n
+        from coachgen.plan.pages import language_of
 
         return language_of(client, self.config) if self.config is not None else i18n.language()
 

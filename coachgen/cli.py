@@ -13,8 +13,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from . import __version__, output, site
-from .problems import Problem
+from coachgen import __version__
+from coachgen.engine import output, site
+from coachgen.problems import Problem
+from coachgen.vault import paths
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -62,7 +64,7 @@ TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD",
 
 def _build(vault: Path, out: Path | None, today: dt.date | None, git: bool) -> site.Result:
     """A build with a progress bar on a terminal, quiet in a pipe."""
-    from . import unchanged
+    from coachgen.engine import unchanged
 
     if not stderr.is_terminal:
         return unchanged.build(vault, out=out, today=today, git=git)
@@ -139,7 +141,7 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, g
 @click.option("--git/--no-git", default=True, help="Show when each note last changed, from git.")
 def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today: dt.date | None, git: bool) -> None:
     """Build, serve with live reload, and rebuild what each save touches."""
-    from . import watch as watch_mod
+    from coachgen.dev import watch as watch_mod
 
     def first_build(builder: site.Builder) -> site.Result:
         if not stderr.is_terminal:
@@ -176,7 +178,7 @@ def protection_table(result: site.Result):
     """Every site and how it is protected: what a coach checks before publishing."""
     from rich.table import Table
 
-    from . import passwords
+    from coachgen.privacy import passwords
 
     table = Table(title="Protection", title_justify="left", box=None, pad_edge=False)
     table.add_column("site")
@@ -214,7 +216,8 @@ def _client(vault: Path, name: str, today: dt.date | None):
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
 def init(folder: Path) -> None:
     """Start a vault in FOLDER: settings, clients/, a .gitignore and a short README."""
-    from . import passwords, scaffold
+    from coachgen import scaffold
+    from coachgen.privacy import passwords
 
     try:
         created = scaffold.init(folder)
@@ -223,15 +226,15 @@ def init(folder: Path) -> None:
     for path in created:
         click.echo(f"created {path}", err=True)
     if _save_new_password(folder, passwords.COACH):
-        click.echo(f"saved a password for your overview (coach/) in {folder / passwords.SECRETS}; "
+        click.echo(f"saved a password for your overview (coach/) in {folder / paths.SECRETS}; "
                    ".gitignore keeps it out of git", err=True)
     click.echo(f"Next: cd {folder} && git init && coachgen new client \"Ada Lovelace\"", err=True)
 
 
 def _save_new_password(vault: Path, site: str) -> str | None:
     """Where the vault requires passwords, a new site gets one at once (never replacing one)."""
-    from . import config as config_mod
-    from . import passwords
+    from coachgen.privacy import passwords
+    from coachgen.vault import config as config_mod
 
     config, _ = config_mod.load(vault)
     if config.passwords != "required" or passwords.Passwords(vault).get(site):
@@ -251,8 +254,8 @@ def new() -> None:
 @VAULT_OPTION
 def new_client(name: str, vault: Path) -> None:
     """A client.md for NAME, with commented examples of goals and each kind of metric."""
-    from . import passwords, scaffold
-    from .slug import slugify
+    from coachgen import scaffold
+    from coachgen.slug import slugify
 
     try:
         path = scaffold.new_client(vault, name, dt.date.today())
@@ -264,7 +267,7 @@ def new_client(name: str, vault: Path) -> None:
     slug = slugify(path.parent.name)
     secret = _save_new_password(vault, slug)
     if secret:
-        click.echo(f"saved a password for clients/{slug}/ in {passwords.SECRETS}: {secret}\n"
+        click.echo(f"saved a password for clients/{slug}/ in {paths.SECRETS}: {secret}\n"
                    "Send it to them by another channel than the link.", err=True)
 
 
@@ -274,7 +277,7 @@ def new_client(name: str, vault: Path) -> None:
 @VAULT_OPTION
 def new_session(client: str, day: dt.date | None, vault: Path) -> None:
     """A session note for CLIENT: open actions to review, a slot for each metric."""
-    from . import scaffold
+    from coachgen import scaffold
 
     found, result = _client(vault, client, day)
     try:
@@ -296,8 +299,8 @@ def new_session(client: str, day: dt.date | None, vault: Path) -> None:
 def digest(client: str, since: dt.date | None, send: bool, address: str | None, vault: Path,
            today: dt.date | None) -> None:
     """A short follow-up of the latest session: plain text on stdout, HTML beside it in .coachgen/digests/."""
-    from . import config as config_mod
-    from . import digest as digest_mod
+    from coachgen import digest as digest_mod
+    from coachgen.vault import config as config_mod
 
     found, result = _client(vault, client, today)
     config, _ = config_mod.load(vault)
@@ -305,7 +308,7 @@ def digest(client: str, since: dt.date | None, send: bool, address: str | None, 
         made = digest_mod.make(found, config, since, result.model.today)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
-    folder = vault / config_mod.STATE_DIR / "digests"
+    folder = vault / paths.STATE_DIR / "digests"
     folder.mkdir(parents=True, exist_ok=True)
     html_path = folder / f"{found.slug}-{result.model.today.isoformat()}.html"
     html_path.write_text(made.html, encoding="utf-8")
@@ -330,7 +333,7 @@ def digest(client: str, since: dt.date | None, send: bool, address: str | None, 
               help="Also write it to .coachgen/secrets.toml, if that client has no password there yet.")
 def password(client: str, vault: Path, save: bool) -> None:
     """Make a strong password for CLIENT's site (a slug, or `coach` for the overview)."""
-    from . import passwords
+    from coachgen.privacy import passwords
 
     secret = passwords.generate()
     site = passwords.COACH if client == "coach" else client
@@ -340,9 +343,9 @@ def password(client: str, vault: Path, save: bool) -> None:
         except passwords.AlreadySet as exc:
             raise click.ClickException(str(exc)) from None
         who = "Keep it safe" if site == passwords.COACH else f"Send it to {client} by another channel than the link"
-        click.echo(f"Saved in {passwords.SECRETS}. {who}.", err=True)
+        click.echo(f"Saved in {paths.SECRETS}. {who}.", err=True)
     else:
-        click.echo(f"Put it in {passwords.SECRETS} ([passwords] {client} = \"...\") or in ${passwords.env_name(site)}, "
+        click.echo(f"Put it in {paths.SECRETS} ([passwords] {client} = \"...\") or in ${passwords.env_name(site)}, "
                    "or run again with --save.", err=True)
     click.echo(secret)
 
@@ -353,7 +356,7 @@ def password(client: str, vault: Path, save: bool) -> None:
 def _vault_here(given: Path | None) -> Path:
     """`--vault DIR`, else the current folder or the vault that contains it (the nearest
     folder above with a coachgen.toml)."""
-    from .config import CONFIG_FILE
+    from coachgen.vault.paths import CONFIG_FILE
 
     if given is not None:
         return given
@@ -366,8 +369,8 @@ def _vault_here(given: Path | None) -> Path:
 
 def _importer(vault: Path, today: dt.date | None):
     """The check-in importer over the vault's clients, as `coachgen check` models them."""
-    from . import checkin
-    from . import config as config_mod
+    from coachgen import checkin
+    from coachgen.vault import config as config_mod
 
     result = site.build(vault, today=today, write=False, git=False)
     if result.model is None:
@@ -385,7 +388,7 @@ def _importer(vault: Path, today: dt.date | None):
 def _take(vault: Path, today: dt.date | None, messages, failed: list[str]) -> None:
     """Every message into the vault, a warning a line for each one skipped, then the summary;
     exit 1 when something could not be read at all (`failed`: a file, the mailbox)."""
-    from . import inbox
+    from coachgen import inbox
 
     importer = _importer(vault, today)
     summary = inbox.Summary()
@@ -418,7 +421,7 @@ def checkins() -> None:
 @TODAY
 def checkins_import(files: tuple[Path, ...], vault: Path | None, today: dt.date | None) -> None:
     """Read check-ins from FILES: .eml messages, an mbox file, or a Maildir folder."""
-    from . import inbox
+    from coachgen import inbox
 
     failed: list[str] = []
 
@@ -435,7 +438,7 @@ def checkins_import(files: tuple[Path, ...], vault: Path | None, today: dt.date 
 def checkins_fetch(vault: Path | None, today: dt.date | None) -> None:
     """Read check-ins from your mailbox over IMAP ([imap] in .coachgen/secrets.toml); the
     mailbox is only read: nothing is marked read, moved or deleted."""
-    from . import inbox
+    from coachgen import inbox
 
     folder = _vault_here(vault)
     try:

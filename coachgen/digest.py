@@ -14,12 +14,12 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from .config import Config
-from .model import CLIENTS_DIR, Client, Session
-from .pages import language_of
-from .parse import parse_note
-from .passwords import SECRETS
-from .render import _in_language, environment, metric_value
+from coachgen.model.clients import Client, Session
+from coachgen.parse.notes import parse_note
+from coachgen.plan.pages import language_of
+from coachgen.render.templates import _in_language, environment, metric_value
+from coachgen.vault.config import Config
+from coachgen.vault.paths import SECRETS, profile
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def recipient(vault: Path, folder: str, to: str | None) -> str:
         if not is_address(to):
             raise LookupError("--to must be one e-mail address like name@example.com")
         return to
-    path = f"{CLIENTS_DIR}/{folder}/client.md"
+    path = profile(folder)
     note = parse_note(path, (vault / path).read_bytes(), is_client=True, in_client_folder=True, allow_html=False)
     assert note is not None  # None is only ever a note outside clients/, never a client.md
     if not note.email:

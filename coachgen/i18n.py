@@ -25,10 +25,12 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, get_currency_symbol, get_decimal_symbol
 from babel.support import Translations
 
+from coachgen.vault.paths import LOCALES_DIR
+
 SHIPPED = ("en", "de", "fr", "es", "pt", "nl")
 DEFAULT = "en"
 DOMAIN = "coachgen"
-VAULT_DIR = "locales"
+VAULT_DIR = LOCALES_DIR
 """A vault's own catalogues: `locales/<code>.po`."""
 PACKAGE_DIR = Path(__file__).resolve().parent / "locales"
 CLDR = {"en": "en_GB"}

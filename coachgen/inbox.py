@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import checkin
-from .passwords import SECRETS
+from coachgen import checkin
+from coachgen.vault.paths import SECRETS
 
 SEARCH_TEXT = "COACHGEN CHECK-IN"
 """What a check-in's text always holds (its block's BEGIN line): the IMAP search."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from . import i18n, tasks
-from .model import Client, Metric
-from .parse import PREPARED
-from .slug import slugify
+from coachgen import i18n
+from coachgen.model.clients import Client, Metric
+from coachgen.parse import tasks
+from coachgen.parse.notes import PREPARED
+from coachgen.slug import slugify
+from coachgen.vault.paths import CLIENTS_DIR, PROFILE
 
 
 class Exists(Exception):
@@ -110,14 +112,14 @@ def new_client(vault: Path, name: str, today: dt.date) -> Path:
     folder = slugify(name)
     if not folder:
         raise ValueError("a client's name needs letters or digits")
-    clients = vault / "clients"
+    clients = vault / CLIENTS_DIR
     existing = (sorted(p.name for p in clients.iterdir() if p.is_dir() and slugify(p.name) == folder)
                 if clients.is_dir() else [])
     if folder not in existing and existing:
         folder = existing[0]  # the coach's own folder; `create` still refuses to overwrite its client.md
     text = CLIENT.format(name=name, today=today.isoformat(), next_week=(today + dt.timedelta(days=7)).isoformat(),
                          until=(today + dt.timedelta(days=182)).isoformat())
-    return create(clients / folder / "client.md", text)
+    return create(clients / folder / PROFILE, text)
 
 
 def _metric_slot(metric: Metric, lang: i18n.Language) -> str:
@@ -187,9 +189,9 @@ def session_note(client: Client, day: dt.date, lang: i18n.Language | None = None
 
 def new_session(vault: Path, client: Client, day: dt.date) -> Path:
     """The note, in the client's language (client.md's `language:`, else the vault's)."""
-    from .config import load
-    from .pages import language_of
+    from coachgen.plan.pages import language_of
+    from coachgen.vault.config import load
 
     config, _ = load(vault)
-    return create(vault / "clients" / client.folder / "sessions" / f"{day.isoformat()}.md",
+    return create(vault / CLIENTS_DIR / client.folder / "sessions" / f"{day.isoformat()}.md",
                   session_note(client, day, language_of(client, config)))

@@ -11,7 +11,9 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from coachgen import i18n, site, watch
+from coachgen import i18n
+from coachgen.dev import watch
+from coachgen.engine import site
 from conftest import TODAY, all_output
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -55,7 +55,7 @@ class Page:
 def _pages() -> tuple[list[Page], list[str], str | None]:
     """Every page of the example site, from the model (no files written)."""
     try:
-        from coachgen import site
+        from coachgen.engine import site
 
         result = site.build(EXAMPLE, today=TODAY, write=False)
         clients = result.model.clients
@@ -91,7 +91,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from coachgen import site
+    from coachgen.engine import site
 
     out = tmp_path_factory.mktemp("browser_site")
     result = site.build(EXAMPLE, out=out, today=TODAY)

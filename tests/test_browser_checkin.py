@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from coachgen import checkin, site
+from coachgen import checkin
+from coachgen.engine import site
 from conftest import TODAY, write_files
 
 pytestmark = pytest.mark.browser
@@ -341,7 +342,7 @@ def test_the_panel_fits_the_screen_and_every_control_is_labelled_and_large(serve
 
 
 def test_without_a_token_the_dashboard_has_no_panel_and_no_script(tmp_path, monkeypatch):
-    from coachgen import pages
+    from coachgen.plan import pages
 
     real = pages.client_pages
 

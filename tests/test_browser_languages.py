@@ -10,7 +10,8 @@ import shutil
 
 import pytest
 
-from coachgen import i18n, site
+from coachgen import i18n
+from coachgen.engine import site
 from conftest import EXAMPLE, TODAY
 from test_browser import LAYOUT_JS
 from test_browser_checkin import ARGS, CHROMIUM, NOW, PHONE, mail_parts, serve

@@ -12,8 +12,8 @@ import threading
 import pytest
 from playwright.sync_api import sync_playwright
 
-from coachgen import site
-from coachgen.render import environment, templates_dir
+from coachgen.engine import site
+from coachgen.render.templates import environment, templates_dir
 from test_crypto import KAT_ENVELOPE, PASSWORD, VAULT
 
 pytestmark = pytest.mark.browser

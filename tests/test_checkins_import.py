@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from coachgen import checkin, site
+from coachgen import checkin
+from coachgen.engine import site
 from conftest import ROOT, TODAY, write_files
 
 CLIENT_ADA = """

@@ -7,7 +7,7 @@ import json
 import re
 
 from coachgen import checkin
-from coachgen.site import build
+from coachgen.engine.site import build
 from conftest import TODAY, all_output
 
 CLIENT = """

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from coachgen import crypto, passwords, site
-from coachgen.crypto import DecryptError, Lock, b64, unb64
+from coachgen.engine import site
+from coachgen.privacy import crypto, passwords
+from coachgen.privacy.crypto import DecryptError, Lock, b64, unb64
 from conftest import ROOT, all_output
 
 PASSWORD = "violet-harbor-quartz-tango-meadow"

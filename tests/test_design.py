@@ -13,7 +13,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 
-from coachgen import site
+from coachgen.engine import site
 from conftest import EXAMPLE
 
 pytestmark = pytest.mark.browser

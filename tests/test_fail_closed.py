@@ -15,7 +15,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coachgen import cli, crypto, privacy, site
+from coachgen import cli
+from coachgen.engine import site
+from coachgen.privacy import crypto
+from coachgen.privacy import rules as privacy
 from conftest import TODAY, all_output, write_files
 
 PASSWORD = "amber-bison-cedar-delta-ember-fable"
@@ -385,7 +388,8 @@ def test_F8_a_fault_in_one_client_costs_that_site_only(make_vault, tmp_path, mon
     before = {k: v for k, v in all_output(out).items() if k.startswith("clients/alice/")}
     (vault / "clients/alice/sessions/2026-01-05.md").write_text("CANARY-ALICE-NEW\n")
     (vault / "clients/bob/sessions/2026-01-05.md").write_text("CANARY-BOB-NEW\n")
-    from coachgen import pages, render
+    from coachgen.plan import pages
+    from coachgen.render import templates as render
 
     if stage == "plan":
         real = pages.client_pages

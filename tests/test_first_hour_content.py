@@ -8,8 +8,9 @@ import json
 import re
 from pathlib import Path
 
-from coachgen import pages, site
-from coachgen.markdown import parse
+from coachgen.engine import site
+from coachgen.parse.markdown import parse
+from coachgen.plan import pages
 from conftest import write_files
 from test_workflow import cli
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from coachgen import charts, site
-from coachgen.model import Metric, Point
-from coachgen.parse import MetricDef, parse_note
+from coachgen.engine import site
+from coachgen.model.clients import Metric, Point
+from coachgen.parse.notes import MetricDef, parse_note
+from coachgen.plan import charts
 from conftest import ROOT, write_files
 
 TODAY = dt.date(2026, 3, 20)

@@ -13,7 +13,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from coachgen import i18n
-from coachgen.site import build
+from coachgen.engine.site import build
 from conftest import EXAMPLE, ROOT, TODAY
 
 LANGUAGES = [code for code in i18n.SHIPPED if code != "en"]

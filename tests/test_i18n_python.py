@@ -19,12 +19,14 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from icalendar import Calendar
 
-from coachgen import charts, digest, i18n, pages, scaffold, site
-from coachgen import config as config_mod
-from coachgen.markdown import task_due, task_prefix
-from coachgen.model import Metric, Point
-from coachgen.parse import MetricDef
-from coachgen.render import ago, due_phrase, metric_value
+from coachgen import digest, i18n, scaffold
+from coachgen.engine import site
+from coachgen.model.clients import Metric, Point
+from coachgen.parse.markdown import task_due, task_prefix
+from coachgen.parse.notes import MetricDef
+from coachgen.plan import charts, pages
+from coachgen.render.templates import ago, due_phrase, metric_value
+from coachgen.vault import config as config_mod
 from conftest import ROOT, TODAY
 
 GERMAN = {

@@ -9,8 +9,9 @@ import shutil
 
 import pytest
 
-from coachgen import i18n, keys, site
-from coachgen.page import Generated, Rendered
+from coachgen import i18n
+from coachgen.engine import keys, site
+from coachgen.plan.page import Generated, Rendered
 from conftest import TODAY, all_output, write_files
 
 VAULT = {
@@ -108,7 +109,7 @@ def test_a_value_with_no_stable_key_is_refused():
 
 
 def test_a_key_does_not_depend_on_where_the_vault_and_the_output_are(tmp_path):
-    from coachgen.config import Config
+    from coachgen.vault.config import Config
 
     memo = keys.Keys()
     here = Config(tmp_path / "a", title="Practice", output=tmp_path / "out-a")

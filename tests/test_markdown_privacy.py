@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coachgen import markdown, pages
-from coachgen.markdown import parse
-from coachgen.privacy import sanitize
-from coachgen.site import build
+from coachgen.engine.site import build
+from coachgen.parse import markdown
+from coachgen.parse.markdown import parse
+from coachgen.plan import pages
+from coachgen.privacy.rules import sanitize
 from conftest import TODAY, all_output
 
 CANARY = "CANARY-SECRET"

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from coachgen import site
+from coachgen.engine import site
 from conftest import TODAY
 
 ADA = """---

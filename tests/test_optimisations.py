@@ -14,10 +14,10 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from coachgen import pages
-from coachgen import synthetic as generator
-from coachgen.config import Config
-from coachgen.model import Action, Client, Model
+from coachgen.dev import synthetic as generator
+from coachgen.model.clients import Action, Client, Model
+from coachgen.plan import pages
+from coachgen.vault.config import Config
 from conftest import ROOT, all_output
 
 
@@ -73,7 +73,7 @@ def test_the_parse_cache_and_page_keys_change_nothing(synthetic, tmp_path):
 
 
 def _reference_calendar(client, today, config, coach=False) -> bytes:
-    """The feeds as the icalendar library wrote them before `coachgen.ical` (the slow path)."""
+    """The feeds as the icalendar library wrote them before `coachgen.plan.ical` (the slow path)."""
     import hashlib
 
     from icalendar import Calendar, Event

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from coachgen import output, privacy, render, site, vault
-from coachgen.page import Generated
+from coachgen.engine import output, site
+from coachgen.plan.page import Generated
+from coachgen.privacy import rules as privacy
+from coachgen.render import templates as render
+from coachgen.vault import files as vault
 from conftest import EXAMPLE, ROOT, TODAY, all_output
 
 NOTES = {
@@ -195,7 +198,7 @@ def test_D6_a_second_build_at_the_same_time_is_refused(make_vault, tmp_path):
 KILLER = """
 import datetime, os, sys
 from pathlib import Path
-from coachgen import site
+from coachgen.engine import site
 
 vault, out, when = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 real_replace, real_fsync, real_unlink, moved = os.replace, os.fsync, os.unlink, []

@@ -9,8 +9,9 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from coachgen import output, site, watch
 from coachgen.cli import main
+from coachgen.dev import watch
+from coachgen.engine import output, site
 from conftest import TODAY, all_output
 
 NOTES = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coachgen.parse import parse_note
+from coachgen.parse.notes import parse_note
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notes"
 CASES = sorted(p.stem for p in FIXTURES.glob("*.md"))

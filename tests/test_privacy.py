@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
-from coachgen.site import build
+from coachgen.engine.site import build
 from conftest import TODAY, all_output
 
 # ---------------------------------------------------------------- helpers

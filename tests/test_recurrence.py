@@ -11,9 +11,13 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coachgen import model, pages, recurrence, scaffold, site
-from coachgen.config import Config
-from coachgen.parse import Mention, Note
+from coachgen import scaffold
+from coachgen.engine import site
+from coachgen.model import clients as model
+from coachgen.parse import recurrence
+from coachgen.parse.notes import Mention, Note
+from coachgen.plan import pages
+from coachgen.vault.config import Config
 from conftest import TODAY
 
 ADA = "---\nname: Ada Lovelace\nslug: ada\n---\n"

@@ -11,7 +11,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import sync_playwright
 
-from coachgen import serve, site, watch
+from coachgen.dev import serve, watch
+from coachgen.engine import site
 from conftest import TODAY, write_files
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from coachgen import serve, site, watch
+from coachgen.dev import serve, watch
+from coachgen.engine import site
 from conftest import TODAY, write_files
 
 BASE = {

@@ -13,8 +13,9 @@ from pathlib import Path
 from icalendar import Calendar
 from markupsafe import escape
 
-from coachgen import checkin, site
-from coachgen.render import plotly_js, templates_dir
+from coachgen import checkin
+from coachgen.engine import site
+from coachgen.render.templates import plotly_js, templates_dir
 from conftest import EXAMPLE, ROOT, TODAY, all_output
 
 GOLDEN = Path(__file__).parent / "golden" / "vault_example"

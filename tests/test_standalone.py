@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from coachgen import site
+from coachgen.engine import site
 from conftest import ROOT
 
 # The patterns are assembled from pieces, so that this file does not match itself.
@@ -149,7 +149,7 @@ def test_12_5_a_copy_with_nothing_beside_it_runs_its_tests(tmp_path):
 
 
 def test_12_5_the_generator_is_deterministic_and_has_the_asked_shape(tmp_path):
-    from coachgen import synthetic
+    from coachgen.dev import synthetic
 
     first = synthetic.write_vault(tmp_path / "a", clients=3, sessions=4, seed=7)
     again = synthetic.write_vault(tmp_path / "b", clients=3, sessions=4, seed=7)
@@ -170,7 +170,7 @@ def test_12_5_the_generator_is_deterministic_and_has_the_asked_shape(tmp_path):
 
 
 def test_12_5_a_generated_vault_builds_without_a_problem(tmp_path):
-    from coachgen import synthetic
+    from coachgen.dev import synthetic
 
     vault = synthetic.write_vault(tmp_path / "vault", clients=3, sessions=6, seed=1)
     result = site.build(vault, out=tmp_path / "out", today=synthetic.TODAY, git=False)
@@ -187,7 +187,7 @@ def test_12_5_a_generated_vault_builds_without_a_problem(tmp_path):
 
 
 def test_12_5_a_generated_vault_with_passwords_is_encrypted(tmp_path):
-    from coachgen import synthetic
+    from coachgen.dev import synthetic
 
     vault = synthetic.write_vault(tmp_path / "vault", clients=2, sessions=2, seed=3, passwords="required")
     assert 'passwords = "required"' in (vault / "coachgen.toml").read_text()
@@ -198,11 +198,11 @@ def test_12_5_a_generated_vault_with_passwords_is_encrypted(tmp_path):
 
 def test_12_5_the_generator_runs_as_a_command(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "coachgen.synthetic", str(tmp_path / "v"), "--clients", "2",
+    done = subprocess.run([sys.executable, "-m", "coachgen.dev.synthetic", str(tmp_path / "v"), "--clients", "2",
                            "--sessions", "3"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "2 clients x 3 sessions" in done.stdout
-    again = subprocess.run([sys.executable, "-m", "coachgen.synthetic", str(tmp_path / "v"), "--clients", "2",
+    again = subprocess.run([sys.executable, "-m", "coachgen.dev.synthetic", str(tmp_path / "v"), "--clients", "2",
                             "--sessions", "3"], capture_output=True, text=True, env=env)
     assert again.returncode != 0 and "not empty" in again.stderr  # never writes over a folder
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from coachgen import output, site, unchanged
+from coachgen.engine import output, site, unchanged
 from conftest import TODAY, all_output
 
 VAULT = {

@@ -12,9 +12,11 @@ import plotly.graph_objects as go
 import pytest
 from click.testing import CliRunner
 
-from coachgen import charts, cli, site
-from coachgen.model import Metric, Point
-from coachgen.parse import MetricDef
+from coachgen import cli
+from coachgen.engine import site
+from coachgen.model.clients import Metric, Point
+from coachgen.parse.notes import MetricDef
+from coachgen.plan import charts
 from conftest import TODAY, all_output
 
 ADA = """---

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coachgen import output, site, unchanged, watch
+from coachgen.dev import watch
+from coachgen.engine import output, site, unchanged
 from conftest import TODAY, all_output, write_files
 
 BASE = {
@@ -510,7 +511,7 @@ def test_C7_a_missed_event_is_caught_up_by_the_reconcile(tmp_path):
 def test_a_rebuild_plans_only_the_clients_whose_inputs_changed(tmp_path, monkeypatch):
     """`coachgen build` run again plans no client whose notes, files and settings are as
     they were: their pages are known from the last build's record."""
-    from coachgen import pages
+    from coachgen.plan import pages
 
     vault = write_files(tmp_path / "vault", BASE)
     out = tmp_path / "out"
@@ -532,7 +533,7 @@ def test_a_rebuild_plans_only_the_clients_whose_inputs_changed(tmp_path, monkeyp
 def test_a_save_while_watching_derives_no_key_again(tmp_path, monkeypatch):
     """PBKDF2 is slow on purpose: a watcher derives each site's key once, and again only when
     its password changes; the encrypted pages still equal a clean build's."""
-    from coachgen import crypto
+    from coachgen.privacy import crypto
 
     secrets = {".coachgen/secrets.toml": '[passwords]\nada = "ada\'s long secret"\n'}
     vault = write_files(tmp_path / "vault", {**BASE, **secrets})
@@ -575,7 +576,7 @@ def test_12_7_after_the_next_ports_any_free_port(tmp_path):
     """A busy default port moves to the next free one; when the next few are busy too, to any free port."""
     import socket
 
-    from coachgen import serve
+    from coachgen.dev import serve
 
     held = []
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from coachgen import site
+from coachgen.engine import site
 from conftest import ROOT, all_output, write_files
 
 TODAY = dt.date(2026, 3, 20)

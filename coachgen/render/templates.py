@@ -9,19 +9,19 @@ from pathlib import Path
 
 import jinja2
 
-from . import i18n
-from .charts import habit_text
-from .crypto import Lock
-from .page import Asset, Copied, Generated, Page, Redirect, Rendered
-from .pages import PLOTLY
-from .privacy import strip_metadata
+from coachgen import i18n
+from coachgen.plan.charts import habit_text
+from coachgen.plan.page import Asset, Copied, Generated, Page, Redirect, Rendered
+from coachgen.plan.pages import PLOTLY
+from coachgen.privacy.crypto import Lock
+from coachgen.privacy.rules import strip_metadata
 
 
 @lru_cache(maxsize=1)
 def templates_dir() -> Path:
     """Templates ship inside the wheel as `coachgen/templates`; in a checkout they sit beside it."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / "base.html").is_file():
             return candidate
     raise FileNotFoundError("coachgen's templates are missing from the installation")

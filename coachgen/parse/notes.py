@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-from . import markdown, meta, recurrence, tasks
-from .meta import FieldError
-from .problems import Problem, error, warning
+from coachgen.parse import markdown, meta, recurrence, tasks
+from coachgen.parse.meta import FieldError
+from coachgen.problems import Problem, error, warning
 
 # ---------------------------------------------------------------- the parsed shapes
 

@@ -10,12 +10,13 @@ from urllib.parse import unquote
 
 import nh3
 
-from .config import CONFIG_FILE, Config
-from .model import CLIENTS_DIR, Client, Model, client_folder
-from .page import Asset, Copied, Page, Redirect
-from .passwords import COACH, SECRETS, Passwords
-from .problems import Problem, error, warning
-from .vault import is_ignored_name
+from coachgen.model.clients import Client, Model
+from coachgen.plan.page import CLIENT_SITES, COACH_SITE, Asset, Copied, Page, Redirect, site_folder
+from coachgen.privacy.passwords import COACH, Passwords
+from coachgen.problems import Problem, error, warning
+from coachgen.vault.config import Config
+from coachgen.vault.files import is_ignored_name
+from coachgen.vault.paths import CONFIG_FILE, SECRETS, client_folder, profile
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".bmp"}
 
@@ -87,7 +88,7 @@ def decide(config: Config, passwords: Passwords, model: Model,
         if secret:
             found[client.slug] = Protection(client.slug, ENCRYPTED, secret)
         else:
-            found[client.slug] = plain(client.slug, client.open_by_choice, f"{CLIENTS_DIR}/{client.folder}/client.md",
+            found[client.slug] = plain(client.slug, client.open_by_choice, profile(client.folder),
                                        1, "write 'password: none' in its client.md to publish it without one")
     for slug in model.clashes:
         found[slug] = Protection(slug, WITHHELD, why="two clients on this slug")
@@ -120,16 +121,16 @@ def sealed_sites(known_files) -> set[str]:
     for rel in known_files:
         if rel.endswith("/assets/lock.js"):
             parts = rel.split("/")
-            if parts[0] == "coach" and len(parts) == 3:
+            if parts[0] == COACH_SITE and len(parts) == 3:
                 found.add(COACH)
-            elif parts[0] == "clients" and len(parts) == 4:
+            elif parts[0] == CLIENT_SITES and len(parts) == 4:
                 found.add(parts[1])
     return found
 
 
 def site_root(site: str) -> str:
     """The output folder of a site."""
-    return "coach/" if site == COACH else f"clients/{site}/"
+    return f"{COACH_SITE}/" if site == COACH else f"{CLIENT_SITES}/{site}/"
 
 
 def may_use_file(client: Client, path: str) -> bool:
@@ -262,7 +263,7 @@ def check_plan(pages, protections: dict[str, Protection] | None = None, taken: S
     notes_of: dict[int, set[str]] = {}
     find = lookup or {page.path: page for page in pages}.get
     if owners is None:
-        owners = {_root(page.path): page.client.folder for page in pages
+        owners = {site_folder(page.path): page.client.folder for page in pages
                   if page.client is not None and not isinstance(page, Redirect)}
     for page in pages:
         if page.path in seen or page.path in taken:
@@ -286,21 +287,16 @@ def check_plan(pages, protections: dict[str, Protection] | None = None, taken: S
             raise PrivacyError(f"{page.path} would copy a file that is not {page.client.slug}'s")
 
 
-def _root(path: str) -> str:
-    parts = path.split("/")
-    return f"{parts[0]}/{parts[1]}/" if parts[0] == CLIENTS_DIR and len(parts) > 2 else f"{parts[0]}/"
-
-
 def _check_redirect(page, find: Callable[[str], Page | None], owners: dict[str, str],
                     protections: dict[str, Protection] | None) -> None:
     """A redirect holds no content, leads to a page of this very plan, is never written
     into a withheld site, nor into the folder of another client than its target's."""
     parts = page.path.split("/")
-    site = COACH if parts[0] == "coach" else parts[1] if parts[0] == CLIENTS_DIR and len(parts) > 2 else None
+    site = COACH if parts[0] == COACH_SITE else parts[1] if parts[0] == CLIENT_SITES and len(parts) > 2 else None
     target = find(page.target)
     if site is None or posixpath.normpath(page.path) != page.path or target is None:
         raise PrivacyError(f"a redirect is planned where it may not be: {page.path}")
-    owner = owners.get(_root(page.path))
+    owner = owners.get(site_folder(page.path))
     if owner is not None and (target.client is None or owner != target.client.folder):
         raise PrivacyError(f"{page.path} would lead from one client's folder to another's pages")
     held = protections.get(site) if protections is not None else None

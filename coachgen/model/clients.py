@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-import posixpath
 import re
 from dataclasses import dataclass, field, replace
 
-from . import meta, recurrence, tasks
-from .parse import MetricDef, Note, RawValue, adherence
-from .problems import Problem, error, warning
-from .slug import slugify
+from coachgen.parse import meta, recurrence, tasks
+from coachgen.parse.notes import MetricDef, Note, RawValue, adherence
+from coachgen.problems import Problem, error, warning
+from coachgen.slug import slugify
+from coachgen.vault import paths
+from coachgen.vault.paths import CLIENTS_DIR, client_folder
 
-CLIENTS_DIR = "clients"
 CHECKIN_ID = "check-in-"
 """How a check-in's id begins (`check-in-2026-03-20`): never the id of a session."""
 
@@ -231,11 +231,6 @@ class Model:
 # ---------------------------------------------------------------- building the model
 
 
-def client_folder(path: str) -> str | None:
-    """`clients/<folder>/...` -> folder (for files below a client folder), else None."""
-    parts = path.split("/")
-    return parts[1] if len(parts) >= 3 and parts[0] == CLIENTS_DIR else None
-
 
 def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None) -> Model:
     """Assemble the model from parsed notes (`client.md` and session notes by path).
@@ -257,7 +252,7 @@ def _members(notes: dict[str, Note], profiles: dict[str, tuple[Note, str, str]],
     members: dict[str, list[Note]] = {folder: [] for folder in profiles}
     warned_folders: set[str] = set()
     for path, note in sorted(notes.items()):
-        if posixpath.basename(path) == "client.md" and client_folder(path) and path.count("/") == 2:
+        if paths.is_profile(path):
             continue
         if not note.ok:
             continue
@@ -287,7 +282,7 @@ def _owner(path: str, note: Note, notes: dict[str, Note], by_ref: dict[str, set[
     folder = client_folder(path)
     if folder is None:
         return target
-    if not (notes.get(f"{CLIENTS_DIR}/{folder}/client.md")):
+    if not notes.get(paths.profile(folder)):
         if folder not in warned_folders:
             warned_folders.add(folder)
             problems.append(warning(path, 1, f"'{CLIENTS_DIR}/{folder}' has no client.md, "
@@ -343,9 +338,9 @@ def _profiles(notes: dict[str, Note], problems: list[Problem]) -> tuple[dict[str
     more of them claim: those clients get no site at all, never one at the other's address."""
     found: dict[str, tuple[Note, str, str]] = {}
     claims: dict[str, list[str]] = {}
-    for path in sorted(p for p in notes if p.endswith("/client.md")):
+    for path in sorted(p for p in notes if p.endswith("/" + paths.PROFILE)):
         folder, note = client_folder(path), notes[path]
-        if folder is None or path != f"{CLIENTS_DIR}/{folder}/client.md" or not note.ok:
+        if folder is None or not paths.is_profile(path) or not note.ok:
             continue
         name = note.name or folder
         slug = slugify(note.slug) if note.slug else slugify(folder)
@@ -524,7 +519,7 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
     ids = _session_ids([n for n in notes if n.source != "check-in"])
     ids |= {path: CHECKIN_ID + sid for path, sid in _session_ids([n for n in notes if n.source == "check-in"]).items()}
     defs = {m.key: m for m in profile.metrics}
-    profile_path = f"{CLIENTS_DIR}/{folder}/client.md"
+    profile_path = paths.profile(folder)
 
     actions = _Actions()
     series: dict[str, dict[dt.date, tuple[float, str, str, int]]] = {}

@@ -18,10 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Hashable, TypeVar
 
-from . import __version__, i18n, model
-from .config import Config
-from .page import Copied, Generated, Page, Redirect, Rendered
-from .vault import Stamp
+from coachgen import __version__, i18n
+from coachgen.model import clients as model
+from coachgen.plan.page import Copied, Generated, Page, Redirect, Rendered
+from coachgen.vault.config import Config
+from coachgen.vault.files import Stamp
 
 PLAIN = (str, int, float, bool, type(None), bytes, dt.date, dt.time)
 CONTAINERS = (model.Model, model.Client)
@@ -33,8 +34,9 @@ T = TypeVar("T")
 def code_digest() -> str:
     """coachgen's own code: caches and page keys made by other code are not reused."""
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 

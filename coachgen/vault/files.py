@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from coachgen.vault.paths import OVERRIDES_DIR
+
 # Editor temporaries (vim, emacs, JetBrains, GNOME, generic) that are never notes.
 TEMP_PATTERNS = ("*.swp", "*.swx", "*~", ".#*", "#*#", "*.tmp", "4913", "*___jb_tmp___", "*___jb_old___")
-OVERRIDES_DIR = "templates"
 
 
 @dataclass(frozen=True)

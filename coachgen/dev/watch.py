@@ -22,10 +22,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from . import output, serve
-from .config import STATE_DIR
-from .passwords import SECRETS
-from .vault import is_ignored_name
+from coachgen.dev import serve
+from coachgen.engine import output
+from coachgen.vault.files import is_ignored_name
+from coachgen.vault.paths import SECRETS, STATE_DIR
 
 
 class Batches(FileSystemEventHandler):
@@ -134,8 +134,8 @@ def serve_and_watch(vault: Path, *, out: Path | None, host: str, port: int, poll
 
     A busy `port` is an error, unless `next_free_port` (the coach did not pick it): then the next free one.
     """
-    from . import config as config_mod
-    from . import site
+    from coachgen.engine import site
+    from coachgen.vault import config as config_mod
 
     config, _ = config_mod.load(vault, out)
     builder = site.Builder(vault, out=out, today=today, disk_cache=True, keep_last_good=True, git=git)

@@ -20,16 +20,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-from . import addresses, checkin, crypto, history, i18n, keys, output, parallel, privacy, render, vault
-from . import config as config_mod
-from . import model as model_mod
-from . import pages as pages_mod
-from . import passwords as passwords_mod
-from .page import Asset, Copied, Page, Recorded
-from .parse import Note, parse_note
-from .problems import Problem, error
+from coachgen import checkin, i18n
+from coachgen.engine import keys, output, parallel
+from coachgen.model import clients as model_mod
+from coachgen.parse.notes import Note, parse_note
+from coachgen.plan import addresses
+from coachgen.plan import pages as pages_mod
+from coachgen.plan.page import Asset, Copied, Page, Recorded
+from coachgen.privacy import crypto
+from coachgen.privacy import passwords as passwords_mod
+from coachgen.privacy import rules as privacy
+from coachgen.problems import Problem, error
+from coachgen.render import templates as render
+from coachgen.vault import config as config_mod
+from coachgen.vault import files as vault
+from coachgen.vault import history, paths
 
-CACHE = f"{config_mod.STATE_DIR}/cache"
+CACHE = f"{paths.STATE_DIR}/cache"
 """The parse cache, one file per client folder (a save rewrites only its own), and the
 last plan of each client."""
 RECENT_NS = 2_000_000_000
@@ -172,7 +179,7 @@ class Builder:
         started = time.perf_counter()
         config, problems = config_mod.load(self.vault_dir, self.out)
         if config.out_dir == config.vault or config.vault.is_relative_to(config.out_dir):
-            problems.append(error(config_mod.CONFIG_FILE, 1, "the output folder must not be the vault or contain it"))
+            problems.append(error(paths.CONFIG_FILE, 1, "the output folder must not be the vault or contain it"))
             return Result(sorted(problems))
         with contextlib.ExitStack() as held:  # the build lock and the open output, once taken
             run = Run(config, problems, write, changed, progress, held)
@@ -273,7 +280,7 @@ class Builder:
         known = self.fingerprints.get(client.slug)
         if known and known[0] is client and known[1] == inputs:
             return known[2]
-        notes = ([f"{model_mod.CLIENTS_DIR}/{client.folder}/client.md"]
+        notes = ([paths.profile(client.folder)]
                  + [s.path for s in client.sessions + client.checkins])
         assert self.files is not None  # _plan looked the files up first
         files = self.files.by_folder.get(client.folder, ()) + self.files.shared
@@ -408,7 +415,7 @@ class Builder:
                 if (name := _shard(path)) in shards:
                     shards[name][0][path] = parsed
             for key, client in self.memo.items():  # in the shard of its notes, which share its HTML
-                if (name := f"{model_mod.CLIENTS_DIR}/{key[0]}") in shards:
+                if (name := f"{paths.CLIENTS_DIR}/{key[0]}") in shards:
                     shards[name][1][key] = client
         for name, (shard_parsed, shard_memo) in shards.items():
             target = folder / f"notes-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
@@ -488,7 +495,7 @@ def model(b: Builder, run: Run) -> None:
     passwords = passwords_mod.Passwords(config.vault)
     known = set(b.memo)
     found = model_mod.build(run.notes, b.today or today_in(config.zone), memo=b.memo)
-    b.dirty.update(f"{model_mod.CLIENTS_DIR}/{key[0]}" for key in b.memo.keys() - known)
+    b.dirty.update(f"{paths.CLIENTS_DIR}/{key[0]}" for key in b.memo.keys() - known)
     problems += found.problems
     found = _languages(found, run.notes, config, problems)
     problems += b._embed_problems(found, run.listing)
@@ -515,7 +522,7 @@ def plan(b: Builder, run: Run) -> None:
     names = passwords_mod.naming_keys(config.vault, sorted(set(secrets) - {passwords_mod.COACH}), create=run.write)
     tokens = checkin.tokens(config.vault, [c.slug for c in run.shown.clients], create=run.write)
     # the pages' look and words: templates, and the vault's own catalogues (locales/)
-    run.templates = render.templates_digest(config.vault / vault.OVERRIDES_DIR) + i18n.digest(config.vault)
+    run.templates = render.templates_digest(config.vault / paths.OVERRIDES_DIR) + i18n.digest(config.vault)
     if run.write:
         run.locks = passwords_mod.locks(config.vault, secrets, b.derived)
         run.seals = {site: hashlib.sha256(lock.master + lock.salt).hexdigest() for site, lock in run.locks.items()}
@@ -526,7 +533,7 @@ def plan(b: Builder, run: Run) -> None:
     for site in sites:
         current.update(site.addressed)
     run.planned = frozenset().union(*(site.paths for site in sites))
-    owners = {f"{model_mod.CLIENTS_DIR}/{c.slug}/": c.folder for c in run.shown.clients}
+    owners = {f"{paths.CLIENTS_DIR}/{c.slug}/": c.folder for c in run.shown.clients}
     moved, run.addresses = addresses.redirects(b.addresses, current, run.planned, owners, run.keep, config)
     sites.append(SitePlan("", [b.keys.keyed(page) for page in moved]))
     run.planned |= sites[-1].paths
@@ -568,8 +575,8 @@ def render_pages(b: Builder, run: Run) -> None:
                     run.todo.append((page, key))
     progress = run.progress
     tick = (lambda n: progress(n, len(run.todo))) if progress else None
-    env = render.environment(run.config.vault / vault.OVERRIDES_DIR,
-                             run.config.vault / config_mod.STATE_DIR / "templates")
+    env = render.environment(run.config.vault / paths.OVERRIDES_DIR,
+                             run.config.vault / paths.STATE_DIR / "templates")
     run.staged = parallel.map(_render_one, range(len(run.todo)), (run.todo, env, run.config.vault, run.locks, out),
                               tick)
 
@@ -587,7 +594,7 @@ def write(b: Builder, run: Run) -> None:
     for site, (page, what) in sorted(broken.items()):
         run.keep.add(privacy.site_root(site))
         result.problems.append(_failed(page.client.folder, what) if page.client else
-                               error(config_mod.CONFIG_FILE, 1, f"coachgen could not build the overview ({what})"))
+                               error(paths.CONFIG_FILE, 1, f"coachgen could not build the overview ({what})"))
     for (page, key), outcome in zip(run.todo, run.staged, strict=True):
         if isinstance(outcome, str) or _site_of(page) in broken:
             continue
@@ -628,7 +635,7 @@ def _languages(model: model_mod.Model, notes: dict[str, Note], config, problems:
     if not bad:
         return model
     for folder in sorted(bad):
-        path = f"{model_mod.CLIENTS_DIR}/{folder}/client.md"
+        path = paths.profile(folder)
         problems.append(error(path, notes[path].language_line, i18n.unknown("", config.vault)))
     return replace(model, clients=tuple(replace(c, language=None) if c.folder in bad else c for c in model.clients))
 
@@ -644,7 +651,7 @@ def _secrets(protections: dict[str, privacy.Protection]) -> dict[str, str]:
 
 
 def _failed(folder: str, what: str) -> Problem:
-    return error(f"{model_mod.CLIENTS_DIR}/{folder}/client.md", 1,
+    return error(paths.profile(folder), 1,
                  f"coachgen could not build this client's site ({what}): what was built before stays as it was, and "
                  "the other sites were built. This is a fault in coachgen; please report it")
 
@@ -652,7 +659,7 @@ def _failed(folder: str, what: str) -> Problem:
 def _shard(path: str) -> str:
     """The cache shard of a note: its client's folder, or one shard for the rest of the vault."""
     parts = path.split("/", 2)
-    return f"{parts[0]}/{parts[1]}" if parts[0] == model_mod.CLIENTS_DIR and len(parts) == 3 else ""
+    return f"{parts[0]}/{parts[1]}" if parts[0] == paths.CLIENTS_DIR and len(parts) == 3 else ""
 
 
 def _load(path: Path):
@@ -716,11 +723,11 @@ def _parse_one(item: tuple[str, bytes | None, str | None]) -> tuple[str | None, 
             return None, Note(path, (error(path, 1, f"cannot be read: {exc.strerror}"),), ok=False)
         sha = hashlib.sha256(data).hexdigest()
     assert sha is not None  # given with the data the parent read, else computed just above
-    folder = model_mod.client_folder(path)
+    folder = paths.client_folder(path)
     note = parse_note(
         path,
         data,
-        is_client=folder is not None and path == f"{model_mod.CLIENTS_DIR}/{folder}/client.md",
+        is_client=paths.is_profile(path),
         in_client_folder=folder is not None,
         allow_html=allow_html,
     )

@@ -6,7 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .model import Client
+from coachgen.model.clients import Client
+
+CLIENT_SITES = "clients"
+"""The output's folder of the clients' sites, one `clients/<slug>/` each."""
+COACH_SITE = "coach"
+"""The output's folder of the coach's overview."""
+
+
+def site_folder(path: str) -> str:
+    """`clients/<slug>/` or `coach/` (or another top folder): the site an output path lies in."""
+    parts = path.split("/")
+    return f"{parts[0]}/{parts[1]}/" if parts[0] == CLIENT_SITES and len(parts) > 2 else f"{parts[0]}/"
 
 
 @dataclass(frozen=True)

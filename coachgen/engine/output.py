@@ -32,7 +32,8 @@ from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
-from .config import STATE_DIR
+from coachgen.plan.page import CLIENT_SITES
+from coachgen.vault.paths import STATE_DIR
 
 STAGING = ".coachgen-staging"
 LITTER = {STAGING, ".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -78,7 +79,7 @@ def shard_name(rel: str) -> str:
     """The file of the manifest folder that lists `rel`: one per site (`clients/<slug>/`,
     `coach/`, any other top folder), and one for the files at the top."""
     site, _, rest = rel.partition("/")
-    if site == "clients" and "/" in rest:
+    if site == CLIENT_SITES and "/" in rest:
         site += "/" + rest.partition("/")[0]
     elif not rest:
         site = ""

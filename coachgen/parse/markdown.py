@@ -22,8 +22,9 @@ from markdown_it.token import Token
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
-from . import i18n, tasks
-from .slug import slugify
+from coachgen import i18n
+from coachgen.parse import tasks
+from coachgen.slug import slugify
 
 # ---------------------------------------------------------------- placeholders
 

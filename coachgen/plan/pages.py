@@ -12,14 +12,18 @@ from html import escape
 from typing import Any, Callable, TypeAlias
 from urllib.parse import unquote
 
-from . import charts, i18n, ical, keys, recurrence, tasks
-from .config import Config
-from .markdown import PLACEHOLDER, task_due, task_prefix
-from .model import Client, Model, Session, client_folder
-from .page import Asset, Copied, Generated, Page, Rendered
-from .privacy import IMAGE_EXTENSIONS, may_use_file, sanitize
-from .problems import Problem, warning
-from .slug import slugify
+from coachgen import i18n
+from coachgen.engine import keys
+from coachgen.model.clients import Client, Model, Session
+from coachgen.parse import recurrence, tasks
+from coachgen.parse.markdown import PLACEHOLDER, task_due, task_prefix
+from coachgen.plan import charts, ical
+from coachgen.plan.page import Asset, Copied, Generated, Page, Rendered
+from coachgen.privacy.rules import IMAGE_EXTENSIONS, may_use_file, sanitize
+from coachgen.problems import Problem, warning
+from coachgen.slug import slugify
+from coachgen.vault.config import Config
+from coachgen.vault.paths import ATTACHMENTS_DIR, CLIENTS_DIR, client_folder
 
 ASSETS = ("style.css", "app.js", "icon.svg")
 CHECKIN_JS = "checkin.js"
@@ -52,7 +56,7 @@ class Files:
             folder = client_folder(path)
             if folder is not None:
                 by_folder.setdefault(folder, []).append(path)
-            elif path.startswith("attachments/"):
+            elif path.startswith(ATTACHMENTS_DIR + "/"):
                 shared.append(path)
         return cls(frozenset(paths), {k: tuple(v) for k, v in by_folder.items()}, tuple(shared))
 
@@ -121,8 +125,8 @@ class Resolver:
             return None
         bare = "/" not in target
         for candidate, by_name in ((posixpath.join(posixpath.dirname(beside), target), None),
-                                   (posixpath.join("clients", self.client.folder, target), self.own_by_name),
-                                   (posixpath.join("attachments", target), self.shared_by_name)):
+                                   (posixpath.join(CLIENTS_DIR, self.client.folder, target), self.own_by_name),
+                                   (posixpath.join(ATTACHMENTS_DIR, target), self.shared_by_name)):
             path = posixpath.normpath(candidate)
             if path in self.files.all and may_use_file(self.client, path):
                 return path

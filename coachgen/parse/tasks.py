@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from .meta import in_range
+from coachgen.parse.meta import in_range
 
 _WRITTEN = r"(\d(?:[\d./-]*\d)?)"
 """A date as a coach may write it (`04/12/2026`, `2026-1-5`): taken whole, so that a date

@@ -11,8 +11,8 @@ import math
 
 from babel.numbers import format_percent
 
-from . import i18n
-from .model import Metric
+from coachgen import i18n
+from coachgen.model.clients import Metric
 
 VALUE = "#2563eb"
 TARGET = "#c2410c"

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import i18n
-from .problems import Problem, error, warning
-
-CONFIG_FILE = "coachgen.toml"
-STATE_DIR = ".coachgen"
+from coachgen import i18n
+from coachgen.problems import Problem, error, warning
+from coachgen.vault.paths import CONFIG_FILE
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ _URL = re.compile(r"https?://[^\s/?#\\]+(/[^\s\\]*)?", re.IGNORECASE)
 
 
 def _is_address(value: str) -> bool:
-    from .digest import is_address  # the one rule for an address coachgen writes into mail
+    from coachgen.digest import is_address  # the one rule for an address coachgen writes into mail
 
     return is_address(value)
 

@@ -12,11 +12,12 @@ from collections.abc import Set
 from html import escape
 from pathlib import Path
 
-from . import i18n
-from .config import STATE_DIR, Config
-from .output import output_key
-from .page import Page, Redirect
-from .pages import language_of
+from coachgen import i18n
+from coachgen.engine.output import output_key
+from coachgen.plan.page import Page, Redirect, site_folder
+from coachgen.plan.pages import language_of
+from coachgen.vault.config import Config
+from coachgen.vault.paths import STATE_DIR
 
 
 def record_path(vault: Path, out_dir: Path) -> Path:
@@ -63,18 +64,12 @@ def redirects(previous: dict[str, str], current: dict[str, Page], planned: Set[s
         if target is None:
             continue  # the page is gone: so is its redirect
         assert target.client is not None  # only a client's pages have an identity
-        if owners.get(site_of(old), target.client.folder) != target.client.folder:
+        if owners.get(site_folder(old), target.client.folder) != target.client.folder:
             continue  # another client has this address now: nothing of this one goes in their folder
         pages.append(Redirect(old, None, target=target.path,
                               data=page(old, target.path, language_of(target.client, config))))
         record[old] = identity
     return pages, record
-
-
-def site_of(path: str) -> str:
-    """`clients/<slug>/` or `coach/`: the site folder a path lies in."""
-    parts = path.split("/")
-    return f"{parts[0]}/{parts[1]}/" if parts[0] == "clients" and len(parts) > 2 else f"{parts[0]}/"
 
 
 def page(old: str, target: str, lang: i18n.Language | None = None) -> bytes:

@@ -22,9 +22,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from . import config as config_mod
-from . import history, i18n, keys, output, passwords, render, site, vault
-from .problems import Problem
+from coachgen import i18n
+from coachgen.engine import keys, output, site
+from coachgen.problems import Problem
+from coachgen.render import templates as render
+from coachgen.vault import config as config_mod
+from coachgen.vault import files as vault
+from coachgen.vault import history, paths
 
 LIBRARIES = ("Jinja2", "markdown-it-py", "mdit-py-plugins", "plotly", "Babel", "nh3", "python-frontmatter", "PyYAML",
              "icalendar", "python-dateutil", "python-slugify", "cryptography", "tzdata")
@@ -44,7 +48,7 @@ class Record:
 
 
 def record_path(vault_dir: Path, out_dir: Path) -> Path:
-    return vault_dir / config_mod.STATE_DIR / "outputs" / f"{output.output_key(out_dir)}.unchanged.pickle"
+    return vault_dir / paths.STATE_DIR / "outputs" / f"{output.output_key(out_dir)}.unchanged.pickle"
 
 
 def build(vault_dir: Path, *, out: Path | None = None, today: dt.date | None = None, git: bool = True,
@@ -78,11 +82,11 @@ def inputs(vault_dir: Path, out_dir: Path, today: dt.date, git: bool) -> str:
     def part(*values: object) -> None:
         h.update(repr(values).encode("utf-8", "surrogatepass"))
 
-    part(sys.version, keys.code_digest(), render.templates_digest(vault_dir / vault.OVERRIDES_DIR),
+    part(sys.version, keys.code_digest(), render.templates_digest(vault_dir / paths.OVERRIDES_DIR),
          i18n.digest(vault_dir), today.isoformat(), [_version(name) for name in LIBRARIES])
     for rel, stamp in vault.scan(vault_dir, out_dir).files.items():
         part(rel, stamp.mtime_ns, stamp.size, stamp.ctime_ns, stamp.ino)
-    secrets = vault_dir / passwords.SECRETS
+    secrets = vault_dir / paths.SECRETS
     part(secrets.read_bytes() if secrets.is_file() else None)
     part(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
     part(history.head(vault_dir) if git else None)
@@ -95,9 +99,9 @@ def state(vault_dir: Path, out_dir: Path) -> str:
     """coachgen's own records a build reads and writes (salts, names, check-in tokens, this
     output's manifest and addresses), as they stand after the last build."""
     h = hashlib.sha256()
-    folder = vault_dir / config_mod.STATE_DIR
+    folder = vault_dir / paths.STATE_DIR
     key = output.output_key(out_dir)
-    files = [f for f in sorted(folder.glob("*")) if f.name not in (Path(passwords.SECRETS).name, "build.lock")]
+    files = [f for f in sorted(folder.glob("*")) if f.name not in (Path(paths.SECRETS).name, "build.lock")]
     files += [f for f in sorted((folder / "outputs").glob(key + ".*"))
               if not f.name.endswith((".unchanged.pickle", ".tmp"))]
     files += sorted(output.manifest_folder(vault_dir, out_dir).glob("*.pickle"))

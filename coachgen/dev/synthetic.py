@@ -1,7 +1,7 @@
 """A synthetic coaching practice: invented clients and their weekly session notes, for
 the benchmarks and the tests.
 
-    python -m coachgen.synthetic OUT [--clients 20] [--sessions 50] [--seed 42]
+    python -m coachgen.dev.synthetic OUT [--clients 20] [--sessions 50] [--seed 42]
                                      [--passwords optional|required] [--force]
 
 It writes OUT/coachgen.toml, OUT/clients/<folder>/client.md and one note a week per client
@@ -32,8 +32,8 @@ import random
 import shutil
 from pathlib import Path
 
-from .crypto import WORDS as PASSWORD_WORDS
-from .slug import slugify
+from coachgen.privacy.crypto import WORDS as PASSWORD_WORDS
+from coachgen.slug import slugify
 
 SHAPES = {1000: (20, 50), 10000: (100, 100)}
 """The benchmarks' sizes: notes -> (clients, sessions per client)."""
@@ -260,7 +260,7 @@ def write_vault(out: Path, clients: int = 20, sessions: int = 50, seed: int = 42
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} exists and is not empty")
     (out / "clients").mkdir(parents=True, exist_ok=True)
-    config = ['# A synthetic practice made by `python -m coachgen.synthetic`: every client is invented.',
+    config = ['# A synthetic practice made by `python -m coachgen.dev.synthetic`: every client is invented.',
               'title = "Synthetic Practice"', 'coach = "Sam Example"', 'timezone = "Europe/London"',
               f'passwords = "{passwords}"']
     if passwords == "optional":  # invented clients: the overview too is published without a password
@@ -290,7 +290,7 @@ def write(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m coachgen.synthetic", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m coachgen.dev.synthetic", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="the vault's folder (missing or empty)")
     parser.add_argument("--clients", type=int, default=20)

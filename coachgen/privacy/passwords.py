@@ -11,13 +11,12 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import crypto
-from .config import CONFIG_FILE, STATE_DIR
-from .problems import Problem, error, warning
+from coachgen.privacy import crypto
+from coachgen.problems import Problem, error, warning
+from coachgen.vault.paths import CONFIG_FILE, SECRETS, STATE_DIR
 
 COACH = "~coach"
 """The coach's overview in maps keyed by client slug (no slug can start with `~`)."""
-SECRETS = f"{STATE_DIR}/secrets.toml"
 SALTS = f"{STATE_DIR}/salts.json"
 NAMES = f"{STATE_DIR}/names.json"
 ENV_PREFIX = "COACHGEN_PASSWORD_"
@@ -99,7 +98,7 @@ def _line_of_key(lines: list[str], key: str) -> int:
 def _did_you_mean(key: str, slugs: set[str]) -> str:
     from difflib import get_close_matches
 
-    from .slug import slugify
+    from coachgen.slug import slugify
 
     close = [s for s in slugs if slugify(key) == s] or get_close_matches(key.lower(), sorted(slugs), n=1, cutoff=0.6)
     return f" (did you mean {json.dumps(close[0])}?)" if close else ""

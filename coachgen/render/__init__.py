@@ -1,0 +1,1 @@
+"""Pages -> bytes: Jinja2 templates, filters and shipped assets (templates.py)."""
