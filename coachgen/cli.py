@@ -10,15 +10,20 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from coachgen import __version__
-from coachgen.engine import output, site
+from coachgen.engine import output
+from coachgen.engine.result import Result
 from coachgen.problems import Problem
 from coachgen.vault import paths
 
-stderr = Console(stderr=True, highlight=False)
+
+@functools.lru_cache(maxsize=1)
+def stderr():
+    """rich's console on standard error, made (and rich imported) only when a command needs it."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def _date(ctx, param, value: str | None) -> dt.date | None:
@@ -62,11 +67,11 @@ TODAY = click.option("--today", callback=_date, metavar="YYYY-MM-DD",
                      help="Build as of this date (default: today in the vault's timezone).")
 
 
-def _build(vault: Path, out: Path | None, today: dt.date | None, git: bool) -> site.Result:
+def _build(vault: Path, out: Path | None, today: dt.date | None, git: bool) -> Result:
     """A build with a progress bar on a terminal, quiet in a pipe."""
     from coachgen.engine import unchanged
 
-    if not stderr.is_terminal:
+    if not stderr().is_terminal:
         return unchanged.build(vault, out=out, today=today, git=git)
     with progress_bar() as tick:
         return unchanged.build(vault, out=out, today=today, progress=tick, git=git)
@@ -76,7 +81,9 @@ def _build(vault: Path, out: Path | None, today: dt.date | None, git: bool) -> s
 def progress_bar():
     """A progress bar on the terminal, redrawn by the build itself: no drawing thread, so
     the build may still fork workers for both cores."""
-    with Progress(TextColumn("Rendering"), BarColumn(), MofNCompleteColumn(), console=stderr,
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("Rendering"), BarColumn(), MofNCompleteColumn(), console=stderr(),
                   transient=True, auto_refresh=False) as bar:
         task = bar.add_task("pages", total=None)
 
@@ -143,8 +150,8 @@ def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today
     """Build, serve with live reload, and rebuild what each save touches."""
     from coachgen.dev import watch as watch_mod
 
-    def first_build(builder: site.Builder) -> site.Result:
-        if not stderr.is_terminal:
+    def first_build(builder) -> Result:
+        if not stderr().is_terminal:
             return builder.build()
         with progress_bar() as tick:
             return builder.build(progress=tick)
@@ -164,17 +171,19 @@ def watch(vault: Path, out: Path | None, port: int, host: str, poll: bool, today
 @TODAY
 def check(vault: Path, today: dt.date | None) -> None:
     """Report problems and warnings; write nothing."""
+    from coachgen.engine import site
+
     result = site.build(vault, today=today, write=False)
     report(result.problems)
     if result.model is not None:
-        stderr.print(protection_table(result))
+        stderr().print(protection_table(result))
     errors, warnings = len(result.errors), len(result.problems) - len(result.errors)
     click.echo(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}",
                err=True)
     sys.exit(1 if errors else 0)
 
 
-def protection_table(result: site.Result):
+def protection_table(result: Result):
     """Every site and how it is protected: what a coach checks before publishing."""
     from rich.table import Table
 
@@ -200,6 +209,8 @@ VAULT_OPTION = click.option("--vault", type=click.Path(exists=True, file_okay=Fa
 
 def _client(vault: Path, name: str, today: dt.date | None):
     """A client of the vault by slug, folder or name (any case), as the model sees them today."""
+    from coachgen.engine import site
+
     result = site.build(vault, today=today, write=False, git=False)
     if result.model is None:  # the output folder is the vault or holds it (an error in coachgen.toml)
         report(result.errors)
@@ -370,6 +381,7 @@ def _vault_here(given: Path | None) -> Path:
 def _importer(vault: Path, today: dt.date | None):
     """The check-in importer over the vault's clients, as `coachgen check` models them."""
     from coachgen import checkin
+    from coachgen.engine import site
     from coachgen.vault import config as config_mod
 
     result = site.build(vault, today=today, write=False, git=False)

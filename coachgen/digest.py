@@ -5,20 +5,18 @@ client's site; as plain text and HTML, and by mail through the coach's SMTP serv
 from __future__ import annotations
 
 import datetime as dt
-import re
 import smtplib
 import ssl
 import tomllib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 
 from coachgen.model.clients import Client, Session
 from coachgen.parse.notes import parse_note
 from coachgen.plan.pages import language_of
 from coachgen.render.templates import _in_language, environment, metric_value
-from coachgen.vault.config import Config
+from coachgen.vault.config import Config, is_address
 from coachgen.vault.paths import SECRETS, profile
 
 
@@ -101,15 +99,6 @@ def smtp_settings(vault: Path) -> Smtp:
     security = data.get("security", "starttls")
     return Smtp(host=data["host"], port=int(data.get("port", 465 if security == "ssl" else 587)), sender=data["from"],
                 username=data.get("username"), password=data.get("password"), security=security)
-
-
-def is_address(value: str) -> bool:
-    """One plain address, `name@example.com`: one line (a line break would add headers to the
-    mail), one `@`, no spaces, commas, brackets or control characters."""
-    local, at, domain = value.partition("@")
-    return (bool(local and at and domain) and "@" not in domain
-            and not re.search(r"[\s\x00-\x1f\x7f-\x9f,;:<>()\[\]\\\"]", value)
-            and parseaddr(value)[1] == value)
 
 
 def recipient(vault: Path, folder: str, to: str | None) -> str:

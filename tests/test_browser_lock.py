@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from coachgen.engine import site
-from coachgen.render.templates import environment, templates_dir
+from coachgen.render.sources import templates_dir
+from coachgen.render.templates import environment
 from test_crypto import KAT_ENVELOPE, PASSWORD, VAULT
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,7 @@ from markupsafe import escape
 
 from coachgen import checkin
 from coachgen.engine import site
-from coachgen.render.templates import plotly_js, templates_dir
+from coachgen.render.sources import plotly_js, templates_dir
 from conftest import EXAMPLE, ROOT, TODAY, all_output
 
 GOLDEN = Path(__file__).parent / "golden" / "vault_example"

@@ -7,11 +7,12 @@ import datetime as dt
 import os
 import pickle
 import subprocess
+import sys
 
 import pytest
 
 from coachgen.engine import output, site, unchanged
-from conftest import TODAY, all_output
+from conftest import ROOT, TODAY, all_output
 
 VAULT = {
     "coachgen.toml": 'title = "Northstar"\n',
@@ -44,6 +45,31 @@ def test_a_second_build_with_nothing_changed_is_the_first_one_s_result(vault):
     assert any(p.level == "warning" for p in again.problems)  # warnings are reported again, never silenced
     assert all_output(vault / "_site") == first_output
     assert build(vault).unchanged
+
+
+LOADED = """
+import runpy, sys
+sys.argv = ["coachgen", "build", "--today", "2026-03-20"]
+try:
+    runpy.run_module("coachgen", run_name="__main__")
+except SystemExit:
+    pass
+print(sorted(name for name in sys.modules if name.startswith(("coachgen.engine.site", "coachgen.model", "jinja2",
+                                                              "markdown_it", "plotly"))))
+"""
+
+
+def test_the_answer_that_nothing_changed_loads_no_engine(vault):
+    """`coachgen build` run again with nothing changed answers from its record: it imports
+    neither the engine nor the libraries that parse and render (most of a run's time)."""
+    done = subprocess.run([sys.executable, "-c", LOADED], cwd=vault, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "nothing changed since the last build" in done.stderr, done.stderr
+    assert done.stdout.strip() == "[]"
+    (vault / "clients/bob/sessions/2026-03-12.md").write_text("Bob's first, edited.\n")
+    done = subprocess.run([sys.executable, "-c", LOADED], cwd=vault, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "coachgen.engine.site" in done.stdout and "nothing changed" not in done.stderr
 
 
 def forget_page_keys(vault) -> None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import fields, is_dataclass, replace
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Hashable, TypeVar
 
-from coachgen import __version__, i18n
+import coachgen
+from coachgen import i18n
 from coachgen.model import clients as model
 from coachgen.plan.page import Copied, Generated, Page, Redirect, Rendered
 from coachgen.vault.config import Config
@@ -28,16 +27,6 @@ PLAIN = (str, int, float, bool, type(None), bytes, dt.date, dt.time)
 CONTAINERS = (model.Model, model.Client)
 PLACES = ("vault", "output")
 T = TypeVar("T")
-
-
-@lru_cache(maxsize=1)
-def code_digest() -> str:
-    """coachgen's own code: caches and page keys made by other code are not reused."""
-    h = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parent.parent
-    for path in sorted(package.rglob("*.py")):
-        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 def digest(*parts: object) -> str:
@@ -130,4 +119,4 @@ def final(page: Page, templates: str, seal: str, files: dict[str, Stamp]) -> str
     if own is None:
         return None
     sealed = seal if page.sealed else ""
-    return hashlib.sha256(f"{code_digest()}\0{templates}\0{sealed}\0{page.path}\0{own}".encode()).hexdigest()
+    return hashlib.sha256(f"{coachgen.code_digest()}\0{templates}\0{sealed}\0{page.path}\0{own}".encode()).hexdigest()

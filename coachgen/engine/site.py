@@ -20,8 +20,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
+import coachgen
 from coachgen import checkin, i18n
 from coachgen.engine import keys, output, parallel
+from coachgen.engine.result import Result, today_in
 from coachgen.model import clients as model_mod
 from coachgen.parse.notes import Note, parse_note
 from coachgen.plan import addresses
@@ -31,6 +33,7 @@ from coachgen.privacy import crypto
 from coachgen.privacy import passwords as passwords_mod
 from coachgen.privacy import rules as privacy
 from coachgen.problems import Problem, error
+from coachgen.render import sources
 from coachgen.render import templates as render
 from coachgen.vault import config as config_mod
 from coachgen.vault import files as vault
@@ -42,34 +45,6 @@ last plan of each client."""
 RECENT_NS = 2_000_000_000
 """A file changed this recently may change again within the file system's time
 resolution with its size unchanged: its stamp alone is not trusted."""
-
-
-@dataclass
-class Result:
-    problems: list[Problem]
-    model: model_mod.Model | None = None
-    planned: int = 0
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    """Vault files that changed since the previous build of the same Builder."""
-    seconds: float = 0.0
-    stages: dict[str, float] = field(default_factory=dict)
-    """Seconds spent in each stage: scan, parse, model, plan, render, write (and cache)."""
-    protections: dict[str, privacy.Protection] = field(default_factory=dict)
-    """How each site was published (encrypted, without a password) or why it was withheld."""
-    sites: int = 0
-    """The clients the vault holds (each with a site, published or withheld)."""
-    unchanged: bool = False
-    """Nothing changed since the last `coachgen build` of this output: its result, reported again."""
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.level == "error"]
-
-
-def today_in(zone) -> dt.date:
-    return dt.datetime.now(zone).date()
 
 
 def build(
@@ -220,7 +195,7 @@ class Builder:
             head = history.head(config.vault)
             if head != self.git_head:
                 self.git_head, self.updated = head, history.last_changed(config.vault) if head else {}
-        shared = keys.digest(keys.code_digest(), config, model.today, run.templates)
+        shared = keys.digest(coachgen.code_digest(), config, model.today, run.templates)
         plans: dict[str, SitePlan] = {}
         self.failed = {}
         for client in model.clients:
@@ -522,7 +497,7 @@ def plan(b: Builder, run: Run) -> None:
     names = passwords_mod.naming_keys(config.vault, sorted(set(secrets) - {passwords_mod.COACH}), create=run.write)
     tokens = checkin.tokens(config.vault, [c.slug for c in run.shown.clients], create=run.write)
     # the pages' look and words: templates, and the vault's own catalogues (locales/)
-    run.templates = render.templates_digest(config.vault / paths.OVERRIDES_DIR) + i18n.digest(config.vault)
+    run.templates = sources.templates_digest(config.vault / paths.OVERRIDES_DIR) + i18n.digest(config.vault)
     if run.write:
         run.locks = passwords_mod.locks(config.vault, secrets, b.derived)
         run.seals = {site: hashlib.sha256(lock.master + lock.salt).hexdigest() for site, lock in run.locks.items()}
@@ -564,7 +539,7 @@ def render_pages(b: Builder, run: Run) -> None:
         for page in site.pages:
             if isinstance(page, Asset):  # shipped files: linked, not rendered
                 if page.name not in stamps:
-                    source = render.asset_path(page.name)
+                    source = sources.asset_path(page.name)
                     st = source.stat()
                     stamps[page.name] = source, f"{source}:{st.st_mtime_ns}:{st.st_size}"
                 if out.copy(page.path, *stamps[page.name]):
@@ -669,13 +644,13 @@ def _load(path: Path):
             version, data = pickle.load(fh)
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError):
         return None
-    return data if version == keys.code_digest() else None
+    return data if version == coachgen.code_digest() else None
 
 
 def _dump(path: Path, data) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
-        pickle.dump((keys.code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((coachgen.code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
 
 

@@ -22,10 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+import coachgen
 from coachgen import i18n
-from coachgen.engine import keys, output, site
+from coachgen.engine import output
+from coachgen.engine.result import Result, today_in
 from coachgen.problems import Problem
-from coachgen.render import templates as render
+from coachgen.render import sources
 from coachgen.vault import config as config_mod
 from coachgen.vault import files as vault
 from coachgen.vault import history, paths
@@ -52,20 +54,23 @@ def record_path(vault_dir: Path, out_dir: Path) -> Path:
 
 
 def build(vault_dir: Path, *, out: Path | None = None, today: dt.date | None = None, git: bool = True,
-          progress: Callable[[int, int], None] | None = None) -> site.Result:
-    """The last build's result where nothing changed since it, else `site.build`."""
+          progress: Callable[[int, int], None] | None = None) -> Result:
+    """The last build's result where nothing changed since it, else `site.build` (the engine is
+    imported only then: the answer that nothing changed costs little more than Python's start)."""
     vault_dir = vault_dir.resolve()
     config, _ = config_mod.load(vault_dir, out)
     out_dir = config.out_dir
     path = record_path(vault_dir, out_dir)
     try:
-        before = inputs(vault_dir, out_dir, today or site.today_in(config.zone), git)
+        before = inputs(vault_dir, out_dir, today or today_in(config.zone), git)
         last = _load(path)
         if last is not None and last.inputs == before + state(vault_dir, out_dir) and _intact(out_dir, last.files):
-            return site.Result(list(last.problems), planned=last.planned, sites=last.sites, unchanged=True)
+            return Result(list(last.problems), planned=last.planned, sites=last.sites, unchanged=True)
     except OSError:
         before = None
     path.unlink(missing_ok=True)
+    from coachgen.engine import site  # the engine, only for a real build
+
     result = site.build(vault_dir, out=out, today=today, progress=progress, git=git)
     if before is not None and result.model is not None:
         files = _files(out_dir, output.known_files(vault_dir, out_dir))
@@ -82,7 +87,7 @@ def inputs(vault_dir: Path, out_dir: Path, today: dt.date, git: bool) -> str:
     def part(*values: object) -> None:
         h.update(repr(values).encode("utf-8", "surrogatepass"))
 
-    part(sys.version, keys.code_digest(), render.templates_digest(vault_dir / paths.OVERRIDES_DIR),
+    part(sys.version, coachgen.code_digest(), sources.templates_digest(vault_dir / paths.OVERRIDES_DIR),
          i18n.digest(vault_dir), today.isoformat(), [_version(name) for name in LIBRARIES])
     for rel, stamp in vault.scan(vault_dir, out_dir).files.items():
         part(rel, stamp.mtime_ns, stamp.size, stamp.ctime_ns, stamp.ino)

@@ -4,9 +4,10 @@ them) and what its key covers (keys.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from coachgen.model.clients import Client
+if TYPE_CHECKING:
+    from coachgen.model.clients import Client
 
 CLIENT_SITES = "clients"
 """The output's folder of the clients' sites, one `clients/<slug>/` each."""

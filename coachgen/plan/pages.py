@@ -21,6 +21,7 @@ from coachgen.plan import charts, ical
 from coachgen.plan.page import Asset, Copied, Generated, Page, Rendered
 from coachgen.privacy.rules import IMAGE_EXTENSIONS, may_use_file, sanitize
 from coachgen.problems import Problem, warning
+from coachgen.render.sources import PLOTLY
 from coachgen.slug import slugify
 from coachgen.vault.config import Config
 from coachgen.vault.paths import ATTACHMENTS_DIR, CLIENTS_DIR, client_folder
@@ -28,7 +29,6 @@ from coachgen.vault.paths import ATTACHMENTS_DIR, CLIENTS_DIR, client_folder
 ASSETS = ("style.css", "app.js", "icon.svg")
 CHECKIN_JS = "checkin.js"
 LOCK_JS = "lock.js"
-PLOTLY = "plotly.min.js"
 MAX_EMBED_DEPTH = 3
 MAX_EMBED_CHARS = 1_000_000
 """Note HTML one page may inline through embeds: past it (or for a note it shows already),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -61,10 +62,14 @@ _CHOICES = {"passwords": ("required", "optional"), "overview_password": ("none",
 _URL = re.compile(r"https?://[^\s/?#\\]+(/[^\s\\]*)?", re.IGNORECASE)
 
 
-def _is_address(value: str) -> bool:
-    from coachgen.digest import is_address  # the one rule for an address coachgen writes into mail
-
-    return is_address(value)
+def is_address(value: str) -> bool:
+    """The one rule for an address coachgen writes into mail: one plain address,
+    `name@example.com`, on one line (a line break would add headers to the mail), one `@`,
+    no spaces, commas, brackets or control characters."""
+    local, at, domain = value.partition("@")
+    return (bool(local and at and domain) and "@" not in domain
+            and not re.search(r"[\s\x00-\x1f\x7f-\x9f,;:<>()\[\]\\\"]", value)
+            and parseaddr(value)[1] == value)
 
 
 def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
@@ -100,7 +105,7 @@ def load(vault: Path, out: Path | None = None) -> tuple[Config, list[Problem]]:
                                                           "(http or https, no spaces)"))
             elif key == "language" and value not in i18n.available(vault):
                 problems.append(error(CONFIG_FILE, line, i18n.unknown(value, vault)))
-            elif key == "coach_email" and value and not _is_address(value):
+            elif key == "coach_email" and value and not is_address(value):
                 # it is written into every client's mail link: one plain address, or nothing
                 problems.append(error(CONFIG_FILE, line, "'coach_email' must be one e-mail address like "
                                                           "\"coach@example.com\""))
