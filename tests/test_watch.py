@@ -423,6 +423,22 @@ def test_a_password_set_while_watching_encrypts_its_site_at_once(watching, tmp_p
     assert (watching.out / "clients/ada/assets/lock.js").exists()
 
 
+def test_a_top_folder_made_while_watching_is_watched_too(watching, tmp_path):
+    """The watcher watches the vault's own folders (not .git, the output nor coachgen's
+    records); a folder that appears at the top is watched from then on."""
+    watching.settle()
+    (watching.vault / "journal").mkdir()
+    watching.settle()
+    note = watching.vault / "journal/2026-03-15.md"
+    note.write_text("---\nclient: Ada\n---\nWritten in the journal folder.\n")
+    assert_like_clean(watching, tmp_path)
+    page = watching.out / "clients/ada/sessions/2026-03-15/index.html"
+    assert b"Written in the journal folder." in page.read_bytes()
+    note.write_text("---\nclient: Ada\n---\nEdited in the journal folder.\n")
+    assert_like_clean(watching, tmp_path)
+    assert b"Edited in the journal folder." in page.read_bytes()
+
+
 def test_broken_save_keeps_the_last_good_page_and_reports_it(watching, tmp_path):
     path = watching.vault / NOTE
     page = watching.out / "clients/ada/sessions/2026-01-05/index.html"

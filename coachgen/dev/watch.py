@@ -39,6 +39,8 @@ class Batches(FileSystemEventHandler):
         self.rescan = False
         self.first = self.last = 0.0
         self.cond = threading.Condition()
+        self.new_folder: Callable[[Path], None] | None = None
+        """Told of a folder that appeared at the vault's top (see `observe`)."""
 
     def relevant(self, path: str) -> str | None:
         """The vault-relative path of a change worth a build, or None for noise."""
@@ -70,6 +72,11 @@ class Batches(FileSystemEventHandler):
             if not self.pending and not self.rescan:
                 self.first = now
             self.last = now
+            if event.is_directory and self.new_folder and event.event_type in ("created", "moved"):
+                for given in paths:  # a new top folder of the vault is watched from now on
+                    folder = Path(os.fsdecode(given))
+                    if folder.parent == self.vault and folder.is_dir():
+                        self.new_folder(folder)
             if event.is_directory or SECRETS in found:
                 # a folder moved in or out: only a scan knows what is inside; a password
                 # changed: every site's protection is decided again, and checked against the output
@@ -98,18 +105,44 @@ def observe(vault: Path, batches: Batches, poll: bool, warn: Callable[[str], Non
     """Start a watchdog observer; fall back to polling where the system's watch limits are hit."""
     # watchdog reports paths as the folder was given (`vault_example/...`, `./...`, a symlink's
     # name); Batches compares them to the resolved vault, so watch the resolved folder.
-    folder = str(Path(vault).resolve())
-    observer = PollingObserver(timeout=1.0) if poll else Observer()
-    observer.schedule(batches, folder, recursive=True)
+    folder = Path(vault).resolve()
+    if poll:
+        return _polling(folder, batches)
+    observer = Observer()
     try:
+        _schedule(observer, folder, batches)
         observer.start()
     except OSError as exc:
         warn(f"coachgen: cannot watch the vault with system events ({exc.strerror or exc}); "
              "polling every second instead")
-        observer = PollingObserver(timeout=1.0)
-        observer.schedule(batches, folder, recursive=True)
-        observer.start()
+        return _polling(folder, batches)
     return observer
+
+
+def _polling(folder: Path, batches: Batches):
+    observer = PollingObserver(timeout=1.0)
+    observer.schedule(batches, str(folder), recursive=True)
+    observer.start()
+    return observer
+
+
+def _schedule(observer, folder: Path, batches: Batches) -> None:
+    """Watch the vault's own folders, and a top folder as soon as it appears; not the output,
+    hidden folders (.git, .obsidian) nor coachgen's records but for the coach's passwords.
+    A build writes there on every save, and a file moved out of a watched folder (a staged
+    page into an output elsewhere) holds all of watchdog's events back for half a second."""
+
+    def watch(path: Path) -> None:
+        if path.name == STATE_DIR:
+            observer.schedule(batches, str(path), recursive=False)  # for secrets.toml
+        elif not is_ignored_name(path.name) and not path.is_symlink() and path != batches.out_dir:
+            observer.schedule(batches, str(path), recursive=True)
+
+    observer.schedule(batches, str(folder), recursive=False)
+    for child in sorted(folder.iterdir()):
+        if child.is_dir():
+            watch(child)
+    batches.new_folder = watch
 
 
 def run(builder, batches: Batches, on_build: Callable, stop: threading.Event, reconcile: float = 60.0) -> None:

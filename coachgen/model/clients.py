@@ -251,12 +251,16 @@ def _members(notes: dict[str, Note], profiles: dict[str, tuple[Note, str, str]],
     by_ref = _references(profiles)
     members: dict[str, list[Note]] = {folder: [] for folder in profiles}
     warned_folders: set[str] = set()
+    ending = "/" + paths.PROFILE
+    profiled = {client_folder(path) for path in notes if path.endswith(ending) and paths.is_profile(path)}
     for path, note in sorted(notes.items()):
-        if paths.is_profile(path):
+        if not note.ok or (path.endswith(ending) and paths.is_profile(path)):
             continue
-        if not note.ok:
-            continue
-        target = _owner(path, note, notes, by_ref, warned_folders, problems)
+        folder = client_folder(path) if not note.client_ref else None
+        if folder in profiled:  # the common case, decided at once: a note in its own client's folder
+            target = folder
+        else:
+            target = _owner(path, note, notes, by_ref, warned_folders, problems)
         if target in members and not note.private:
             members[target].append(note)
     return members
