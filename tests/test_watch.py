@@ -42,7 +42,7 @@ def clean(vault: Path, tmp: Path) -> dict[str, bytes]:
 
 EDITS = st.lists(
     st.sampled_from(["add", "front-matter", "tick", "rename", "move", "delete", "private", "template", "attachment",
-                     "body"]),
+                     "body", "refer"]),
     min_size=1, max_size=6,
 )
 
@@ -59,7 +59,14 @@ def apply(edit: str, vault: Path, step: int) -> set[str]:
         return {rel}
     path = vault / pick
     text = path.read_text()
-    if edit == "front-matter":
+    if edit == "refer":  # a note that names its client: from outside the clients' folders, or the wrong one
+        if step % 2:
+            rel = f"journal/2026-02-{step % 27 + 1:02d} Noted {step}.md"
+            write_files(vault, {rel: f"---\nclient: {'Ada' if step % 4 == 1 else 'Bob'}\n---\nNoted {step}.\n"})
+            return {rel}
+        body = text.split("---", 2)[-1] if text.startswith("---") else text
+        path.write_text(f"---\nclient: {'Bob' if pick.startswith('clients/ada') else 'Ada'}\n---\n{body}")
+    elif edit == "front-matter":
         path.write_text(text.replace("---\n", f"---\ntitle: Retitled {step}\n", 1) if text.startswith("---\n")
                         else f"---\ntitle: Retitled {step}\n---\n{text}")
     elif edit == "tick":

@@ -113,6 +113,8 @@ class Builder:
         """Notes whose latest save has an error."""
         self.last_good: dict[str, Note] = {}
         self.memo: dict = {}
+        self.grouping = model_mod.Grouping()
+        """Each client's notes as the last build grouped them (see model.clients.Grouping)."""
         self.listing: vault.Listing | None = None
         self.settings: tuple | None = None
         self.files: pages_mod.Files | None = None
@@ -469,7 +471,8 @@ def model(b: Builder, run: Run) -> None:
     config, problems = run.config, run.problems
     passwords = passwords_mod.Passwords(config.vault)
     known = set(b.memo)
-    found = model_mod.build(run.notes, b.today or today_in(config.zone), memo=b.memo)
+    found = model_mod.build(run.notes, b.today or today_in(config.zone), memo=b.memo, grouping=b.grouping,
+                            changed=set(run.touched) if run.changed is not None else None)
     b.dirty.update(f"{paths.CLIENTS_DIR}/{key[0]}" for key in b.memo.keys() - known)
     problems += found.problems
     found = _languages(found, run.notes, config, problems)

@@ -6,6 +6,7 @@ published for each client; private notes and `client.md` bodies never enter it.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import difflib
 import math
@@ -232,17 +233,68 @@ class Model:
 
 
 
-def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None) -> Model:
+@dataclass
+class Grouping:
+    """Each client's notes as the last build grouped them, kept by a watcher between builds:
+    a save regroups only the notes it changed, where nothing else can have moved."""
+
+    signature: tuple = ()
+    notes: dict[str, Note] = field(default_factory=dict)
+    members: dict[str, list[Note]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    keys: dict[str, tuple] = field(default_factory=dict)
+    """Each folder's members as the memo's key names them, with the list they were read from."""
+
+
+def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None, grouping: Grouping | None = None,
+          changed: set[str] | None = None) -> Model:
     """Assemble the model from parsed notes (`client.md` and session notes by path).
 
     `memo`, kept between builds, reuses a client whose notes are the same (by content where
-    a note knows its `sha`, else the very same objects) as last time."""
+    a note knows its `sha`, else the very same objects) as last time. `grouping`, with the
+    paths that `changed` since it was made, lets a build regroup only those notes."""
     problems: list[Problem] = []
     profiles, clashes = _profiles(notes, problems)
-    members = _members(notes, profiles, problems)
-    clients = _clients(profiles, clashes, members, today, memo, problems)
+    members = _regrouped(notes, profiles, problems, grouping, changed)
+    clients = _clients(profiles, clashes, members, today, memo, problems, grouping)
     slugs = sorted({slug for _, _, slug in profiles.values()})
     return Model(today, tuple(clients), tuple(problems), tuple(slugs), tuple(sorted(clashes)))
+
+
+def _regrouped(notes: dict[str, Note], profiles: dict[str, tuple[Note, str, str]], problems: list[Problem],
+               grouping: Grouping | None, changed: set[str] | None) -> dict[str, list[Note]]:
+    """`_members`, patched where the last grouping stands: the same client.md notes, and every
+    changed note a plain note of a client's own folder, before and after (no `client:`)."""
+    signature = tuple((folder, id(profile)) for folder, (profile, _, _) in sorted(profiles.items()))
+    if grouping is None:
+        return _members(notes, profiles, problems)
+    if changed is None or grouping.signature != signature or not all(
+            _plain(path, notes.get(path), profiles) and _plain(path, grouping.notes.get(path), profiles)
+            for path in changed):
+        found: list[Problem] = []
+        grouping.members = _members(notes, profiles, found)
+        grouping.signature, grouping.problems = signature, found
+    else:
+        members = dict(grouping.members)
+        for path in sorted(changed):
+            folder = client_folder(path)
+            assert folder is not None  # _plain: a note of a client's folder
+            kept = [n for n in members[folder] if n.path != path]
+            note = notes.get(path)
+            if note is not None and note.ok and not note.private:
+                bisect.insort(kept, note, key=lambda n: n.path)
+            members[folder] = kept
+        grouping.members = members
+    grouping.notes = notes
+    problems += grouping.problems
+    return grouping.members
+
+
+def _plain(path: str, note: Note | None, profiles: dict[str, tuple[Note, str, str]]) -> bool:
+    """A note (or none) that can only belong to its own folder's client, and raises no problem there."""
+    folder = client_folder(path)
+    return (folder in profiles and not paths.is_profile(path)
+            and (note is None or not note.client_ref))
 
 
 def _members(notes: dict[str, Note], profiles: dict[str, tuple[Note, str, str]],
@@ -313,7 +365,8 @@ def _referenced(path: str, note: Note, ref: str, by_ref: dict[str, set[str]], pr
 
 
 def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], members: dict[str, list[Note]],
-             today: dt.date, memo: dict | None, problems: list[Problem]) -> list[Client]:
+             today: dt.date, memo: dict | None, problems: list[Problem],
+             grouping: Grouping | None = None) -> list[Client]:
     """Every published client in slug order, reused from `memo` where its notes are unchanged, to skip rebuilding it."""
     clients = []
     previous = dict(memo) if memo is not None else {}
@@ -322,8 +375,7 @@ def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], memb
     for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
         if profile.private or slug in clashes:
             continue
-        key = (folder, name, slug, profile.sha or id(profile), tuple((n.path, n.sha or id(n)) for n in members[folder]),
-               today)
+        key = (folder, name, slug, profile.sha or id(profile), _notes_key(folder, members[folder], grouping), today)
         found: list[Problem]
         if key in previous:
             client, found = previous[key]
@@ -335,6 +387,17 @@ def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], memb
         problems += found
         clients.append(client)
     return clients
+
+
+def _notes_key(folder: str, notes: list[Note], grouping: Grouping | None) -> tuple:
+    """A client's notes by path and content, made again only for a list it was not made from."""
+    known = grouping.keys.get(folder) if grouping is not None else None
+    if known is not None and known[0] is notes:
+        return known[1]
+    key = tuple((n.path, n.sha or id(n)) for n in notes)
+    if grouping is not None:
+        grouping.keys[folder] = (notes, key)
+    return key
 
 
 def _profiles(notes: dict[str, Note], problems: list[Problem]) -> tuple[dict[str, tuple[Note, str, str]], set[str]]:
