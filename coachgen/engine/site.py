@@ -109,6 +109,8 @@ class Builder:
         """Whether `parsed` holds every note as the last full look found it: then a watcher's
         build need look only at the notes it was told of, and the recently changed ones."""
         self.recent: set[str] = set()
+        self.notes: dict[str, Note] = {}
+        """The notes the last build parsed, in the listing's order."""
         self.broken: set[str] = set()
         """Notes whose latest save has an error."""
         self.last_good: dict[str, Note] = {}
@@ -291,17 +293,13 @@ class Builder:
     def _parse(self, config, listing: vault.Listing, changed: set[str] | None) -> tuple[dict[str, Note], list[str]]:
         """Parse the notes whose stamp (or, for a recent file, content) changed; reuse the rest.
         Told what `changed` (a watcher), it looks only at those notes and the recent ones."""
-        notes: dict[str, Note] = {}
-        touched = sorted(set(self.parsed) - set(listing.notes))
+        told, looked_at, touched, notes = self._to_look_at(listing, changed)
         for path in touched:
             del self.parsed[path]
+            notes.pop(path, None)
             self._remember(path, None)
         now = time.time_ns()
         todo: list[tuple[str, bytes | None, str | None]] = []
-        looked_at = listing.notes
-        if changed is not None and self.checked:
-            looked_at = [p for p in sorted(changed | self.recent) if p in listing.files and p.endswith(".md")]
-            notes = {p: c.note for p, c in self.parsed.items() if c.note is not None}
         self.recent = set()
         for path in looked_at:
             stamp = listing.files[path]
@@ -342,7 +340,20 @@ class Builder:
                 notes[path] = note
         self.dirty.update(_shard(path) for path in touched)
         self.checked = True
-        return {p: notes[p] for p in listing.notes if p in notes}, sorted(touched)
+        if not told or len(notes) != len(self.notes) or any(p not in self.notes for p in looked_at if p in notes):
+            notes = {p: notes[p] for p in listing.notes if p in notes}  # in the listing's order
+        self.notes = notes
+        return notes, sorted(touched)
+
+    def _to_look_at(self, listing: vault.Listing, changed: set[str] | None):
+        """Whether the watcher's word is enough, the notes to look at, the notes gone, and the
+        notes to start from: told what changed, those (and the recent ones), from the last
+        build's notes; else every note, from none."""
+        if changed is None or not self.checked:
+            return False, listing.notes, sorted(set(self.parsed) - set(listing.notes)), {}
+        looked_at = [p for p in sorted(changed | self.recent) if p in listing.files and p.endswith(".md")]
+        gone = sorted(p for p in changed if p in self.parsed and p not in listing.files)
+        return True, looked_at, gone, dict(self.notes)
 
     def _remember(self, path: str, note: Note | None) -> None:
         """Before a note's new parse replaces its last: keep the last good version of a note
