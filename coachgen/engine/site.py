@@ -1,9 +1,14 @@
-"""build(): read, parse, model, plan, render, then write what changed and prune what is gone.
+"""build(): the pipeline of a build, and the Builder that keeps what one build lends the next.
 
-A Builder keeps what one build can lend the next: parsed notes by file stamp, each
-client's model while its notes are the same objects, and (in the output manifest) a key
-per page, so that a page whose inputs did not change is neither rendered nor written.
-`watch` keeps one Builder alive; `build` keeps its parse cache under `.coachgen/`.
+    scan -> parse -> model -> plan -> render -> write -> cache
+
+`STAGES` (at the end of the stages) lists them in that order: each is a plain function of the
+Builder (the caches) and the build's values (`Run`), and `Builder.build` runs and times them.
+The Builder keeps parsed notes by file stamp, the notes as grouped by client, each client's
+model while its notes are the same, each site's plan with a fingerprint of its inputs, and
+(in the output's manifest) a key per page: a page whose key did not change is neither
+rendered nor written. `watch` keeps one Builder alive; `build` keeps its caches under
+`.coachgen/`.
 """
 
 from __future__ import annotations

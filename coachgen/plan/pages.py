@@ -9,12 +9,12 @@ import json
 import posixpath
 from dataclasses import dataclass, field, fields, replace
 from html import escape
-from typing import Any, Callable, TypeAlias
+from typing import Any, Callable, NamedTuple, TypeAlias
 from urllib.parse import unquote
 
 from coachgen import i18n
 from coachgen.engine import keys
-from coachgen.model.clients import Client, Model, Session
+from coachgen.model.clients import Action, Client, Model, Session
 from coachgen.parse import recurrence, tasks
 from coachgen.parse.markdown import PLACEHOLDER, task_due, task_prefix
 from coachgen.plan import charts, ical
@@ -322,9 +322,8 @@ def coach_pages(model: Model, config: Config, locked: bool, hidden: int = 0, vie
     view = view or _made
     # the feed receives only what it shows: each client's next session and overdue actions
     shown = tuple(view(calendar_entry, client) for client in model.clients)
-    feed = [] if locked else [Generated("coach/calendar.ics", None, make=coach_calendar,
-                                        args=(replace(model, clients=shown, problems=()), config))]
-    return [coach_page(model, config, locked, hidden, view)] + feed + [
+    calendars = [] if locked else [Generated("coach/calendar.ics", None, make=feed, args=(shown, model.today, config))]
+    return [coach_page(model, config, locked, hidden, view)] + calendars + [
         Asset(f"coach/assets/{name}", None, name=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
 
 
@@ -517,8 +516,10 @@ def data_json(client: Client, today: dt.date) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
-def _action_event(action, client: Client, stamp: str, config: Config, summary: str) -> list[tuple[str, str]]:
+def _action_event(action: Action | Due, client: Client | FeedClient, stamp: str, config: Config,
+                  summary: str) -> list[tuple[str, str]]:
     """An all-day item on the action's due date; its UID stays while the action does."""
+    assert action.due is not None  # an action becomes an event only with a due date (an overdue one has one)
     event = [
         ("SUMMARY", ical.text(summary)),
         ("DTSTART;VALUE=DATE", ical.date(action.due)),
@@ -535,7 +536,7 @@ def _action_event(action, client: Client, stamp: str, config: Config, summary: s
     return event
 
 
-def _session_event(client: Client, stamp: str, config: Config, summary: str) -> list[tuple[str, str]]:
+def _session_event(client: Client | FeedClient, stamp: str, config: Config, summary: str) -> list[tuple[str, str]]:
     """The next session at its time in the vault's timezone (all day when it has no time)."""
     assert client.next_session is not None  # calendar() adds this event only for a client with one
     day, time = client.next_session
@@ -583,18 +584,21 @@ def calendar(client: Client, today: dt.date, config: Config) -> bytes:
 
 def coach_calendar(model: Model, config: Config) -> bytes:
     """The coach's feed: every client's next session, and every overdue action, in the vault's language."""
+    return feed(tuple(calendar_entry(client) for client in model.clients), model.today, config)
+
+
+def feed(clients: tuple[FeedClient, ...], today: dt.date, config: Config) -> bytes:
+    """The coach's feed, made of what it shows of each client (see `coach_pages`)."""
     lang = language_of(None, config)
-    stamp = _stamp(model.today)
+    stamp = _stamp(today)
     events = []
-    for client in model.clients:
+    for client in clients:
         if client.next_session is not None:
             summary = lang.gettext("Session with %(client)s") % {"client": client.name}
             events.append(_session_event(client, stamp, config, summary))
-        for action in client.actions:
-            if action.status == "overdue":
-                summary = lang.gettext("Overdue, %(client)s: %(action)s") % {"client": client.name,
-                                                                              "action": action.text}
-                events.append(_action_event(action, client, stamp, config, summary))
+        for action in client.overdue:
+            summary = lang.gettext("Overdue, %(client)s: %(action)s") % {"client": client.name, "action": action.text}
+            events.append(_action_event(action, client, stamp, config, summary))
     name = lang.gettext("%(title)s: sessions and overdue actions") % {"title": config.title}
     return ical.calendar(name, events, _zones(events, config))
 
@@ -619,6 +623,24 @@ def _ending(client: Client, today: dt.date, lang: i18n.Language | None = None) -
     return None
 
 
+class Due(NamedTuple):
+    """An action as the overview and the coach's feed show it: a plain tuple, quick to key."""
+
+    key: str
+    text: str
+    due: dt.date | None
+    recurrence: str | None
+
+
+class FeedClient(NamedTuple):
+    """What the coach's feed shows of a client: its next session and overdue actions."""
+
+    name: str
+    slug: str
+    next_session: tuple[dt.date, dt.time | None] | None
+    overdue: tuple[Due, ...]
+
+
 @dataclass(frozen=True)
 class Row:
     """What the overview shows of one client, and no more (no note's text): the page's key,
@@ -626,7 +648,7 @@ class Row:
 
     client: dict
     sessions: int
-    overdue: list
+    overdue: list[Due]
     open: int
     behind: list
     last_session: dt.date | None
@@ -637,6 +659,10 @@ class Row:
     new_checkin: dict | None
 
 
+def _overdue(client: Client) -> tuple[Due, ...]:
+    return tuple(Due(a.key, a.text, a.due, a.recurrence) for a in client.actions if a.status == "overdue")
+
+
 def overview_row(client: Client, today: dt.date, nudge_after_days: int, lang: i18n.Language) -> Row:
     last = client.sessions[-1].date if client.sessions else None
     # the client's latest update, until a session note on or after its date
@@ -644,7 +670,7 @@ def overview_row(client: Client, today: dt.date, nudge_after_days: int, lang: i1
     return Row(
         client={"name": client.name, "slug": client.slug, "engagement": client.engagement},
         sessions=len(client.sessions),
-        overdue=[a for a in client.actions if a.status == "overdue"],
+        overdue=list(_overdue(client)),
         open=sum(a.status == "open" for a in client.actions),
         behind=[m for m in client.metrics if m.pace == "behind"],
         last_session=last,
@@ -656,10 +682,8 @@ def overview_row(client: Client, today: dt.date, nudge_after_days: int, lang: i1
     )
 
 
-def calendar_entry(client: Client) -> Client:
-    """What the coach's feed shows of a client: its next session and overdue actions."""
-    return replace(client, sessions=(), checkins=(), metrics=(), insights=(), future=(),
-                   actions=tuple(a for a in client.actions if a.status == "overdue"))
+def calendar_entry(client: Client) -> FeedClient:
+    return FeedClient(client.name, client.slug, client.next_session, _overdue(client))
 
 
 def coach_page(model: Model, config: Config, locked: bool, hidden: int = 0, view: View | None = None) -> Page:
