@@ -76,7 +76,10 @@ class Batches(FileSystemEventHandler):
                 for given in paths:  # a new top folder of the vault is watched from now on
                     folder = Path(os.fsdecode(given))
                     if folder.parent == self.vault and folder.is_dir():
-                        self.new_folder(folder)
+                        try:
+                            self.new_folder(folder)
+                        except OSError:  # the system's watch limit: the next reconcile looks inside
+                            pass
             if event.is_directory or SECRETS in found:
                 # a folder moved in or out: only a scan knows what is inside; a password
                 # changed: every site's protection is decided again, and checked against the output

@@ -167,10 +167,6 @@ class Output:
 
     # ------------------------------------------------------------ staging
 
-    def carry(self, rel: str) -> bool:
-        """Keep a file written by an earlier build as it is, trusting the manifest."""
-        return rel in self.known
-
     def unknown(self, paths: Set[str]) -> Set[str]:
         """Those of `paths` no earlier build wrote (the others are carried as they are)."""
         known = self.known
