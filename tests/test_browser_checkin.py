@@ -346,8 +346,9 @@ def test_without_a_token_the_dashboard_has_no_panel_and_no_script(tmp_path, monk
 
     real = pages.client_pages
 
-    def without_token(client, model, config, files, locked=False, updated=None, name_key=b"", checkin_token=""):
-        return real(client, model, config, files, locked, updated, name_key, "")
+    def without_token(client, model, config, files, locked=False, updated=None, name_key=b"", checkin_token="",
+                      *rest):
+        return real(client, model, config, files, locked, updated, name_key, "", *rest)
 
     monkeypatch.setattr(pages, "client_pages", without_token)
     vault = make_site(tmp_path, 'coach_email = "helen@example.org"\n')

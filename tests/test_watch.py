@@ -24,7 +24,9 @@ BASE = {
                              "  w: {label: Weight, unit: kg, target: 70, by: 2026-06-01, direction: down}\n---\n",
     "clients/ada/s/2026-01-05 Start.md": "---\nmetrics:\n  w: 80\n---\nFirst. [[2026-01-12 Next]]\n\n"
                                          "- [ ] Call the bank 📅 2026-04-01\n",
-    "clients/ada/s/2026-01-12 Next.md": "---\nmetrics:\n  w: 79\n---\nSecond.\n\n- [ ] Book a trip\n",
+    # a link by title and a task the other note set: each shows what another note says
+    "clients/ada/s/2026-01-12 Next.md": "---\nmetrics:\n  w: 79\n---\nSecond. Back to [[Start]].\n\n"
+                                        "- [ ] Book a trip\n- [ ] Call the bank 📅 2026-04-01\n",
     "clients/bob/client.md": "---\nname: Bob\n---\n",
     "clients/bob/2026-01-06 Hello.md": "Bob's first.\n\n- [ ] Bob's task\n",
 }
@@ -266,6 +268,24 @@ def test_a_page_gone_from_the_output_is_made_again(tmp_path):
     assert all_output(out) == before
 
 
+def test_a_watcher_started_from_the_disk_readies_each_client_and_stays_like_a_clean_build(tmp_path):
+    """A watcher whose first build keeps the plans `coachgen build` recorded plans each client
+    again while idle (`warm`), so that its first save costs what the next does; what it
+    keeps in memory so must never make a page differ from a clean build's."""
+    vault = write_files(tmp_path / "vault", BASE)
+    out = tmp_path / "out"
+    site.Builder(vault, out=out, today=TODAY, disk_cache=True).build()
+    watcher = site.Builder(vault, out=out, today=TODAY, disk_cache=True, keep_last_good=True)
+    assert watcher.build().written == []
+    assert set(watcher.cold) == {"ada", "bob"}
+    while watcher.warm():
+        pass
+    assert not watcher.cold and set(watcher.bodies) == {"ada", "bob"}
+    for step, edit in enumerate(["body", "front-matter", "tick", "rename", "attachment", "body"]):
+        watcher.build(changed=apply(edit, vault, step))
+        assert all_output(out) == clean(vault, tmp_path), edit
+
+
 # ---------------------------------------------------------------- real editors, real events
 
 
@@ -444,6 +464,35 @@ def test_a_top_folder_made_while_watching_is_watched_too(watching, tmp_path):
     note.write_text("---\nclient: Ada\n---\nEdited in the journal folder.\n")
     assert_like_clean(watching, tmp_path)
     assert b"Edited in the journal folder." in page.read_bytes()
+
+
+def test_a_file_written_whole_is_built_at_once_and_one_on_its_way_waits_for_quiet(tmp_path):
+    """The system says when a save is whole (the file closed after writing, or moved into
+    place): then the watcher builds at once. A file only modified, or moved away, may still
+    be on its way (VS Code's truncate, JetBrains' old copy): then it waits for quiet."""
+    from watchdog.events import FileClosedEvent, FileModifiedEvent, FileMovedEvent
+
+    vault = write_files(tmp_path / "vault", BASE)
+    note = vault / NOTE
+    batches = watch.Batches(vault, tmp_path / "out", quiet=60.0, max_wait=120.0)
+
+    def taken_after(*events) -> list:
+        found: list = []
+        taking = threading.Thread(target=lambda: found.append(batches.take(timeout=30)))
+        for event in events[:-1]:
+            batches.on_any_event(event)
+        taking.start()
+        taking.join(0.5)
+        assert taking.is_alive() and not found  # on its way: the watcher waits for quiet
+        batches.on_any_event(events[-1])
+        taking.join(10)
+        return found
+
+    # truncated and written, then closed
+    assert taken_after(FileModifiedEvent(str(note)), FileClosedEvent(str(note))) == [({NOTE}, False)]
+    # JetBrains: the note moved away, then its new text moved into place
+    old, new = f"{note}___jb_old___", f"{note}___jb_tmp___"
+    assert taken_after(FileMovedEvent(str(note), old), FileMovedEvent(new, str(note))) == [({NOTE}, False)]
 
 
 def test_broken_save_keeps_the_last_good_page_and_reports_it(watching, tmp_path):

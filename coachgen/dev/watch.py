@@ -3,9 +3,11 @@
 Editors save in bursts (vim's swap files and `4913` probe, JetBrains' safe write, VS Code's
 truncate-then-write, `git checkout` touching hundreds of files): events are collected
 until the vault has been quiet for `quiet` seconds, or `max_wait` seconds have passed
-since the first, then handed to one build as hints. Events that arrive during a build go
-into the next one. A folder event, or a periodic reconcile, makes the build look at
-everything, so a missed event is caught up with.
+since the first, then handed to one build as hints. When the system says that every file
+waited on is whole again (closed after writing, or moved into place), a few milliseconds
+of quiet are enough: the next file of a burst follows at once. Events that arrive during
+a build go into the next one. A folder event, or a periodic reconcile, makes the build
+look at everything, so a missed event is caught up with.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -31,11 +44,15 @@ from coachgen.vault.paths import SECRETS, STATE_DIR
 class Batches(FileSystemEventHandler):
     """Collects the paths that changed; `take()` waits for a quiet moment and returns them."""
 
-    def __init__(self, vault: Path, out_dir: Path, quiet: float = 0.05, max_wait: float = 1.0):
+    def __init__(self, vault: Path, out_dir: Path, quiet: float = 0.05, max_wait: float = 1.0,
+                 whole: float = 0.01):
         self.vault = vault.resolve()
         self.out_dir = out_dir.resolve()
-        self.quiet, self.max_wait = quiet, max_wait
+        self.quiet, self.max_wait, self.whole = quiet, max_wait, whole
         self.pending: set[str] = set()
+        self.written: set[str] = set()
+        """Pending paths whose last event says the file is whole: closed after writing, or
+        moved into place (inotify says so; a polling observer never does)."""
         self.rescan = False
         self.first = self.last = 0.0
         self.cond = threading.Condition()
@@ -86,7 +103,18 @@ class Batches(FileSystemEventHandler):
                 self.rescan = True
             else:
                 self.pending.update(found)
+                self._note_whole(event, found)
             self.cond.notify_all()
+
+    def _note_whole(self, event: FileSystemEvent, found: list[str]) -> None:
+        """Which pending files are whole now: a file closed after writing, or moved into
+        place, is; one created, modified, deleted or moved away may still be on its way."""
+        dest = self.relevant(os.fsdecode(event.dest_path)) if getattr(event, "dest_path", "") else None
+        for rel in found:
+            if (event.event_type == "closed" and rel != dest) or (event.event_type == "moved" and rel == dest):
+                self.written.add(rel)
+            else:
+                self.written.discard(rel)
 
     def take(self, timeout: float | None = None) -> tuple[set[str], bool] | None:
         """Wait for changes, then for quiet (or the maximum wait); None after `timeout` idle."""
@@ -95,13 +123,20 @@ class Batches(FileSystemEventHandler):
                 return None
             while True:
                 now = time.monotonic()
-                settle = min(self.last + self.quiet, self.first + self.max_wait)
+                whole = not self.rescan and self.pending <= self.written
+                settle = min(self.last + (self.whole if whole else self.quiet), self.first + self.max_wait)
                 if now >= settle:
                     break
                 self.cond.wait(settle - now)
             batch, rescan = self.pending, self.rescan
-            self.pending, self.rescan = set(), False
+            self.pending, self.rescan, self.written = set(), False, set()
             return batch, rescan
+
+
+NEWS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent,
+                                     FileMovedEvent, DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
+"""The events that can be news: not a file opened or read (each build reads the notes it
+parses; told of that, the system would wake the watcher's thread in the middle of it)."""
 
 
 def observe(vault: Path, batches: Batches, poll: bool, warn: Callable[[str], None]):
@@ -137,11 +172,11 @@ def _schedule(observer, folder: Path, batches: Batches) -> None:
 
     def watch(path: Path) -> None:
         if path.name == STATE_DIR:
-            observer.schedule(batches, str(path), recursive=False)  # for secrets.toml
+            observer.schedule(batches, str(path), recursive=False, event_filter=NEWS)  # for secrets.toml
         elif not is_ignored_name(path.name) and not path.is_symlink() and path != batches.out_dir:
-            observer.schedule(batches, str(path), recursive=True)
+            observer.schedule(batches, str(path), recursive=True, event_filter=NEWS)
 
-    observer.schedule(batches, str(folder), recursive=False)
+    observer.schedule(batches, str(folder), recursive=False, event_filter=NEWS)
     for child in sorted(folder.iterdir()):
         if child.is_dir():
             watch(child)
@@ -149,11 +184,16 @@ def _schedule(observer, folder: Path, batches: Batches) -> None:
 
 
 def run(builder, batches: Batches, on_build: Callable, stop: threading.Event, reconcile: float = 60.0) -> None:
-    """Build after each batch until `stop` is set; a bad build is reported, never fatal."""
+    """Build after each batch until `stop` is set; a bad build is reported, never fatal.
+    While nothing is waiting, the builder readies one client at a time for its first save."""
+    warming = True
     while not stop.is_set():
-        taken = batches.take(timeout=reconcile)
+        taken = batches.take(timeout=0 if warming else reconcile)
         if stop.is_set():
             return
+        if taken is None and warming:
+            warming = builder.warm()
+            continue
         changed, rescan = taken if taken is not None else (set(), True)
         try:
             result = builder.build(changed=None if rescan else changed)
@@ -232,6 +272,9 @@ def _watch(vault: Path, out_dir: Path, builder, preview, server, poll: bool, ech
 
     class Announced:
         """The builder, with the server told when a build starts and ends."""
+
+        def warm(self) -> bool:
+            return builder.warm()
 
         def build(self, changed):
             preview.begin()

@@ -11,10 +11,11 @@ the incremental-equals-clean property tests in tests/test_watch.py hold to accou
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import fields, is_dataclass, replace
-from typing import Any, Callable, Hashable, TypeVar
+from typing import Any, Callable, Collection, Hashable, Iterator, TypeVar
 
 import coachgen
 from coachgen import i18n
@@ -29,6 +30,11 @@ PLACES = ("vault", "output")
 T = TypeVar("T")
 
 
+class Plain(dict):
+    """A dict of plain data only (strings, numbers, lists and dicts of them), such as a chart's
+    figure: its key is its repr, written at C speed, rather than a walk over every value."""
+
+
 def digest(*parts: object) -> str:
     """A digest of plain values and model objects: frozen dataclasses, dates, strings and
     numbers all have a deterministic repr."""
@@ -38,13 +44,28 @@ def digest(*parts: object) -> str:
 class Keys:
     """Digests of what pages receive, with a memo per model object: a client shown on forty
     pages (and on the overview) is hashed once, and while watching, a client whose notes did
-    not change is the very same object and is not hashed again."""
+    not change is the very same object and is not hashed again.
+
+    Each site's plan is a scope (`scoped`): when a site is planned again, what its last plan
+    hashed and did not hash now is forgotten, and the memo of a site that was not planned
+    again is kept, so that the unchanged sessions of the next client saved are found in it."""
 
     def __init__(self) -> None:
         self._memo: dict[int, tuple[object, str]] = {}
-        self._used: dict[int, tuple[object, str]] = {}
         self._views: dict[tuple, tuple[object, Any]] = {}
-        self._views_used: dict[tuple, tuple[object, Any]] = {}
+        self._scope = ""
+        self._held: dict[str, tuple[set[int], set[tuple]]] = {}
+        """What each scope's last plan used: memo entries (by id) and views (by slot)."""
+        self._using: dict[str, tuple[set[int], set[tuple]]] = {}
+
+    @contextlib.contextmanager
+    def scoped(self, name: str) -> Iterator[None]:
+        """Key (and make views) for one site's plan."""
+        outer, self._scope = self._scope, name
+        try:
+            yield
+        finally:
+            self._scope = outer
 
     def of(self, *parts: object) -> str:
         return hashlib.sha256(self._text(parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -67,22 +88,44 @@ class Keys:
         slot = (make, id(source), args)
         known = self._views.get(slot)
         if known is None or known[0] is not source:
-            known = (source, make(source, *args))
-        self._views_used[slot] = known
+            known = self._views[slot] = (source, make(source, *args))
+        self._use()[1].add(slot)
         return known[1]
 
-    def settle(self) -> None:
-        """Forget the objects the last plan did not hash: they belong to an older model."""
-        self._memo, self._used = self._used, {}
-        self._views, self._views_used = self._views_used, {}
+    def settle(self, live: Collection[str]) -> None:
+        """After a plan: forget what the scopes planned again used last time and not now, and
+        the scopes no longer `live` (a site gone)."""
+        for scope in [s for s in self._held if s not in live]:
+            self._using.setdefault(scope, (set(), set()))
+        for scope, (ids, slots) in self._using.items():
+            old_ids, old_slots = self._held.pop(scope, (set(), set()))
+            for gone in old_ids - ids:
+                self._memo.pop(gone, None)
+            for gone_slot in old_slots - slots:
+                self._views.pop(gone_slot, None)
+            if scope in live:
+                self._held[scope] = (ids, slots)
+        self._using = {}
+
+    def _use(self) -> tuple[set[int], set[tuple]]:
+        used = self._using.get(self._scope)
+        if used is None:
+            used = self._using[self._scope] = (set(), set())
+        return used
 
     def _text(self, value: object) -> str:
         if isinstance(value, PLAIN):
             return repr(value)
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+            if all(isinstance(v, PLAIN) for v in value):  # an overdue action: cheaper to write than to look up
+                return type(value).__name__ + tuple.__repr__(value)
+            return self._object(value)  # a view, made once per client
         if isinstance(value, (list, tuple)):
             if all(isinstance(v, PLAIN) for v in value):  # a chart's numbers and dates: at C speed
                 return repr(list(value))
             return "[" + ",".join(self._text(v) for v in value) + "]"
+        if isinstance(value, Plain):
+            return _stable(repr(value), value)
         if isinstance(value, dict):
             return "{" + ",".join(f"{self._text(k)}:{self._text(v)}" for k, v in value.items()) + "}"
         if isinstance(value, i18n.Language):  # its words are in the templates' key (i18n.digest)
@@ -94,14 +137,16 @@ class Keys:
         return _stable(repr(value), value)
 
     def _object(self, value: object) -> str:
-        known = self._memo.get(id(value)) or self._used.get(id(value))
+        known = self._memo.get(id(value))
         if known is None or known[0] is not value:
             if isinstance(value, CONTAINERS):  # field by field, so that each client and session is hashed once
                 text = self._text([type(value).__name__] + [getattr(value, f.name) for f in fields(value)])
+            elif isinstance(value, tuple):
+                text = self._text([type(value).__name__, *value])
             else:
                 text = _stable(repr(value), value)
-            known = (value, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
-        self._used[id(value)] = known
+            known = self._memo[id(value)] = (value, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+        self._use()[0].add(id(value))
         return known[1]
 
 

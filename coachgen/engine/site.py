@@ -21,7 +21,7 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
 
@@ -116,6 +116,8 @@ class Builder:
         self.recent: set[str] = set()
         self.notes: dict[str, Note] = {}
         """The notes the last build parsed, in the listing's order."""
+        self.troubled: dict[str, tuple[Problem, ...]] = {}
+        """The problems of each note the last build parsed that has any."""
         self.broken: set[str] = set()
         """Notes whose latest save has an error."""
         self.last_good: dict[str, Note] = {}
@@ -140,6 +142,11 @@ class Builder:
         self.replanned = False
         self.failed: dict[str, tuple[str, str]] = {}
         """Clients whose pages could not be made in the last plan: slug -> (folder, what went wrong)."""
+        self.bodies: dict[str, pages_mod.Bodies] = {}
+        """Each client's sessions' resolved bodies (see plan.pages.Bodies)."""
+        self.cold: dict[str, Callable[..., list[Page]]] = {}
+        """Each client whose plan was read from the disk, until it is planned in this process:
+        its `client_pages` with the inputs it had (see `warm`)."""
         self.embeds: dict[str, tuple] = {}
         """Each client's embed warnings, with the model object they were found for."""
         self.dirty: set[str] = set()
@@ -219,6 +226,8 @@ class Builder:
                 if previous.pages and previous.pages[0].client is not client:  # as recorded, without their client
                     previous = SitePlan(fingerprint, [replace(page, client=client) for page in previous.pages])
                     previous = previous if _held(run, previous.pages) else None
+                    self.cold[client.slug] = partial(pages_mod.client_pages, client, model, config, files, locked,
+                                                     self.updated, name_key, token)
                 elif run.changed is None:  # a full build trusts no page it did not check
                     previous = previous if _held(run, previous.pages) else None
             if previous is not None and previous.fingerprint == fingerprint:
@@ -226,14 +235,18 @@ class Builder:
                 run.kept.add(id(previous))
                 continue
             try:
-                pages = [self.keys.keyed(page) for page in pages_mod.client_pages(
-                    client, model, config, files, locked, self.updated, name_key, token)]
+                with self.keys.scoped(client.slug):
+                    pages = [self.keys.keyed(page) for page in pages_mod.client_pages(
+                        client, model, config, files, locked, self.updated, name_key, token, self.keys.view,
+                        self.bodies.setdefault(client.slug, pages_mod.Bodies()))]
             except Exception as exc:  # a fault must cost one site, never the whole build
                 self.failed[client.slug] = (client.folder, type(exc).__name__)
                 continue
             plans[client.slug] = SitePlan(fingerprint, pages)
+            self.cold.pop(client.slug, None)
             self.replanned = True
         self.replanned |= plans.keys() != self.plans.keys()
+        self.bodies = {slug: known for slug, known in self.bodies.items() if slug in plans}
         self.plans = plans
         overview = run.protections[passwords_mod.COACH]
         if not overview.published:
@@ -244,6 +257,19 @@ class Builder:
         hidden = len(model.clients) - len(listed.clients)
         coach = pages_mod.coach_pages(listed, config, overview.encrypted, hidden, self.keys.view)
         return list(plans.values()) + [SitePlan("", [self.keys.keyed(page) for page in coach])]
+
+    def warm(self) -> bool:
+        """Plan, and forget, one client whose plan was read from the disk: what planning leaves
+        in memory (its keys, views and resolved bodies) makes its first save as quick as the
+        next. A watcher calls it while it waits; False once every client is warm."""
+        if not self.cold:
+            return False
+        slug, plan = self.cold.popitem()
+        bodies = self.bodies.setdefault(slug, pages_mod.Bodies())
+        with contextlib.suppress(Exception), self.keys.scoped(slug):  # a fault shows when it is planned for real
+            for page in plan(view=self.keys.view, bodies=bodies):
+                self.keys.keyed(page)
+        return bool(self.cold)
 
     def _files(self, listing: vault.Listing) -> pages_mod.Files:
         """The vault's files as links and embeds look them up, made again when they change."""
@@ -347,8 +373,20 @@ class Builder:
         self.checked = True
         if not told or len(notes) != len(self.notes) or any(p not in self.notes for p in looked_at if p in notes):
             notes = {p: notes[p] for p in listing.notes if p in notes}  # in the listing's order
+        self._troubles(notes, looked_at + touched if told else None)
         self.notes = notes
         return notes, sorted(touched)
+
+    def _troubles(self, notes: dict[str, Note], looked_at: list[str] | None) -> None:
+        """Keep `troubled`: told what was looked at (or is gone), only those can have new problems."""
+        if looked_at is None:
+            self.troubled, looked_at = {}, list(notes)
+        for path in looked_at:
+            note = notes.get(path)
+            if note is not None and note.problems:
+                self.troubled[path] = note.problems
+            else:
+                self.troubled.pop(path, None)
 
     def _to_look_at(self, listing: vault.Listing, changed: set[str] | None):
         """Whether the watcher's word is enough, the notes to look at, the notes gone, and the
@@ -477,8 +515,8 @@ def parse(b: Builder, run: Run) -> None:
     """Notes, parsed where their content changed; while watching, a note saved with an error
     keeps its last good version."""
     notes, run.touched = b._parse(run.config, run.listing, run.changed)
-    for note in notes.values():
-        run.problems += note.problems
+    for found in b.troubled.values():
+        run.problems += found
     run.notes = b._with_last_good(notes) if b.keep_last_good else notes
 
 
@@ -538,7 +576,7 @@ def plan(b: Builder, run: Run) -> None:
                        taken=taken, owners=owners, lookup=lambda path: _find(sites, path))
     for site in fresh:
         site.checked = True
-    b.keys.settle()
+    b.keys.settle(live=b.plans.keys() | {""})  # "": the overview's and the redirects' scope
     run.sites = sites
     for slug, (folder, what) in sorted(b.failed.items()):
         run.problems.append(_failed(folder, what))
@@ -555,6 +593,8 @@ def render_pages(b: Builder, run: Run) -> None:
     for site in run.sites:
         # a kept plan's pages are carried as they are, but any no earlier build wrote
         made = out.unknown(site.paths) if id(site) in run.kept else site.paths
+        if not made and run.changed is not None:
+            continue  # a watcher's kept site: the output holds it as planned, shipped files too
         for page in site.pages:
             if isinstance(page, Asset):  # shipped files: linked, not rendered
                 if page.name not in stamps:

@@ -244,6 +244,8 @@ class Grouping:
     problems: list[Problem] = field(default_factory=list)
     keys: dict[str, tuple] = field(default_factory=dict)
     """Each folder's members as the memo's key names them, with the list they were read from."""
+    profiles: tuple | None = None
+    """The clients' profiles as `_profiles` found them, with its problems."""
 
 
 def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None, grouping: Grouping | None = None,
@@ -254,7 +256,14 @@ def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None, grou
     a note knows its `sha`, else the very same objects) as last time. `grouping`, with the
     paths that `changed` since it was made, lets a build regroup only those notes."""
     problems: list[Problem] = []
-    profiles, clashes = _profiles(notes, problems)
+    if grouping is not None and changed is not None and grouping.profiles is not None and not any(
+            paths.is_profile(path) for path in changed):
+        profiles, clashes, found = grouping.profiles  # no client.md changed: the same clients
+        problems += found
+    else:
+        profiles, clashes = _profiles(notes, problems)
+        if grouping is not None:
+            grouping.profiles = (profiles, clashes, list(problems))
     members = _regrouped(notes, profiles, problems, grouping, changed)
     clients = _clients(profiles, clashes, members, today, memo, problems, grouping)
     slugs = sorted({slug for _, _, slug in profiles.values()})
@@ -372,6 +381,7 @@ def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], memb
     previous = dict(memo) if memo is not None else {}
     if memo is not None:
         memo.clear()
+    before = {key[0]: client for key, (client, _) in previous.items()}
     for folder, (profile, name, slug) in sorted(profiles.items(), key=lambda kv: kv[1][2]):
         if profile.private or slug in clashes:
             continue
@@ -381,7 +391,7 @@ def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], memb
             client, found = previous[key]
         else:
             found = []
-            client = _client(folder, profile, name, slug, members[folder], today, found)
+            client = _client(folder, profile, name, slug, members[folder], today, found, before.get(folder))
         if memo is not None:
             memo[key] = (client, found)
         problems += found
@@ -578,8 +588,12 @@ def _unique(texts) -> list[str]:
     return list(first.values())
 
 
-def _client(folder, profile: Note, name, slug, notes: list[Note], today, problems) -> Client:
+def _client(folder, profile: Note, name, slug, notes: list[Note], today, problems,
+            before: Client | None = None) -> Client:
+    """The client from its notes; a session equal to one of the client as `before` it is that
+    very object, so that what was made of it last time (its key, its page) is found again."""
     notes = sorted(notes, key=lambda n: (n.date, n.path))
+    known = {s.path: s for s in before.sessions + before.checkins} if before is not None else {}
     waiting = _unfilled(notes)  # before ids are given: a note that is not published takes none
     problems += [warning(path, 1, UNFILLED) for path in sorted(waiting)]
     notes = [note for note in notes if note.path not in waiting]
@@ -632,6 +646,8 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
             future=tuple(i.text for i in note.future),
             checkin=note.checkin,
         )
+        if (same := known.get(note.path)) is not None and same == session:
+            session = same
         if session.is_checkin:
             checkins.append(session)
             continue
@@ -649,7 +665,8 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
         next_session=profile.next_session,
         goals=profile.goals,
         sessions=tuple(sessions),
-        actions=_with_dependencies(sorted((_freeze(a, today) for a in actions.all.values()), key=_action_order)),
+        actions=_same(_with_dependencies(sorted((_freeze(a, today) for a in actions.all.values()), key=_action_order)),
+                      before.actions if before is not None else ()),
         metrics=tuple(_metric(spec, series.get(spec.key, {}), problems) for spec in ordered_defs),
         insights=tuple(insights),
         future=tuple(future),
@@ -658,6 +675,12 @@ def _client(folder, profile: Note, name, slug, notes: list[Note], today, problem
         language=profile.language,
         open_by_choice=profile.password == "none",
     )
+
+
+def _same(actions: tuple[Action, ...], before: tuple[Action, ...]) -> tuple[Action, ...]:
+    """Each action that equals its namesake of the client as it was before: that very object."""
+    known = {a.key: a for a in before}
+    return tuple(old if (old := known.get(a.key)) is not None and old == a else a for a in actions)
 
 
 def _action_order(action: Action):

@@ -12,6 +12,7 @@ import math
 from babel.numbers import format_percent
 
 from coachgen import i18n
+from coachgen.engine import keys
 from coachgen.model.clients import Metric
 
 VALUE = "#2563eb"
@@ -119,7 +120,7 @@ def _target_traces(metric: Metric, xaxis: dict, lang: i18n.Language) -> list[dic
     return [{"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y, "line": line, "hoverinfo": "skip"}]
 
 
-def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None = None) -> dict:
+def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None = None) -> keys.Plain:
     """The chart of one metric: values (running total for a count, adherence for a habit) and
     target, named in `lang` (English if None). Dates in hovers and ticks are in the language's
     order (d3 formats from CLDR), their month names from its Plotly locale (app.js)."""
@@ -200,4 +201,4 @@ def figure(metric: Metric, *, compact: bool = False, lang: i18n.Language | None 
         layout["yaxis"].update(visible=False)
     if spec.kind == "habit":
         layout["bargap"] = 0.3
-    return {"data": [values] + _target_traces(metric, xaxis, lang), "layout": layout}
+    return keys.Plain(data=[values] + _target_traces(metric, xaxis, lang), layout=layout)

@@ -83,6 +83,7 @@ class Resolver:
         """(embedding note's path, why) for each embed shown as a link to keep a page small."""
         self._inlined: set[str] = set()  # the page being rendered: the notes it shows...
         self._chars = 0  # ...and how much of their HTML
+        self._page_used: dict[str, str] = {}  # ...and the files it names
         self.by_stem: dict[str, Session] = {}
         self.by_title: dict[str, Session] = {}
         for s in self.client.sessions + self.client.checkins:
@@ -142,11 +143,20 @@ class Resolver:
             stem = hashlib.sha256(path.encode()).hexdigest()[:16]
         name = stem + (ext if ext.isascii() else "")
         self.used[name] = path
+        self._page_used[name] = path
         return f"{rel}assets/files/{name}"
+
+    def reads(self) -> tuple:
+        """All that a page's body is made of but its own note (and the notes it embeds): what
+        its links, files and task lines look up. Compared, not hashed: the same objects
+        compare at once."""
+        notes = tuple((s.path, s.id, s.title, s.url) for s in self.client.sessions + self.client.checkins)
+        return (self.client.folder, notes, self.client.actions, self.files, self.locked, self.raw_html,
+                self.name_key, self.lang)
 
     def html(self, session: Session, rel: str, depth: int = 0, seen: tuple[str, ...] = ()) -> str:
         if depth == 0:  # a new page: it inlines each note once, and MAX_EMBED_CHARS in all
-            self._inlined, self._chars = {session.path}, 0
+            self._inlined, self._chars, self._page_used = {session.path}, 0, {}
         seen = seen + (session.path,)
 
         def replace(m) -> str:
@@ -260,6 +270,26 @@ class Resolver:
         return tuple(found)
 
 
+@dataclass
+class Bodies:
+    """Each session's body as the client's last plan resolved it, kept while its resolver
+    reads the same (`Resolver.reads`): a watcher's save resolves only its own note again.
+    A body that embeds notes shows their text, so it is resolved every time."""
+
+    reads: tuple = ()
+    known: dict[tuple[str, str], tuple[Session, str, dict[str, str]]] = field(default_factory=dict)
+
+    def body(self, resolver: Resolver, session: Session, rel: str) -> str:
+        known = self.known.get((session.path, rel))
+        if known is not None and known[0] is session:
+            resolver.used.update(known[2])
+            return known[1]
+        html = resolver.html(session, rel)
+        if "\x00E{" not in session.html:
+            self.known[session.path, rel] = (session, html, dict(resolver._page_used))
+        return html
+
+
 EMBED_WARNINGS = {
     "repeated": "an embed here repeats a note already shown on the same page; the repeat is shown as a link",
     "too much": f"an embed here would take a page past {MAX_EMBED_CHARS // 1000} KB of embedded notes; "
@@ -348,23 +378,34 @@ def _without_html(session: Session) -> tuple:
 _SESSION_FIELDS = tuple(f.name for f in fields(Session) if f.name != "html")
 
 
-def outline(client: Client) -> Client:
+def outline(client: Client, view: View | None = None) -> Client:
     """The client without its notes' text: what its dashboard, lists, data and calendar receive,
-    so that their keys (which cover all they receive) do not change when only a note's words do."""
-    return replace(client, sessions=tuple(replace(s, html="") for s in client.sessions),
-                   checkins=tuple(replace(s, html="") for s in client.checkins))
+    so that their keys (which cover all they receive) do not change when only a note's words do.
+    `view` keeps each unchanged session's outline (and so its key) from the last plan."""
+    view = view or _made
+    return replace(client, sessions=tuple(view(_textless, s) for s in client.sessions),
+                   checkins=tuple(view(_textless, s) for s in client.checkins))
+
+
+def _textless(session: Session) -> Session:
+    return replace(session, html="")
 
 
 def client_pages(client: Client, model: Model, config: Config, files: Files, locked: bool = False,
                  updated: dict[str, dt.date] | None = None, name_key: bytes = b"",
-                 checkin_token: str = "") -> list[Page]:
+                 checkin_token: str = "", view: View | None = None, bodies: Bodies | None = None) -> list[Page]:
     """A client's pages. `updated` holds when each note last changed (from git), if known;
     `name_key` names an encrypted site's attachments; `checkin_token` seals the client's
-    updates (see checkin.py): without one, the dashboard has no "Send an update" panel."""
+    updates (see checkin.py): without one, the dashboard has no "Send an update" panel.
+    `view` may keep what pages receive of an unchanged session (see keys.Keys.view), and
+    `bodies` its resolved body."""
     root = f"clients/{client.slug}/"
     lang = language_of(client, config)
     resolver = Resolver(client, files, locked, config.allow_html, name_key=name_key, lang=lang)
-    shown = outline(client)  # no page shows a note's text but the session page of its own
+    bodies = bodies or Bodies()
+    if (reads := resolver.reads()) != bodies.reads:
+        bodies.reads, bodies.known = reads, {}
+    shown = outline(client, view)  # no page shows a note's text but the session page of its own
     base = {"site": _site(config), "client": shown, "today": model.today, "locked": locked, "lang": lang}
     # a session page's own key: what every page shares, and what the page shows of its client
     shared = (sorted(_site(config).items()), config.allow_html, config.nudge_after_days, model.today, locked, lang.code)
@@ -409,7 +450,7 @@ def client_pages(client: Client, model: Model, config: Config, files: Files, loc
                                  for i, s in enumerate(notes)]:
         context: dict[str, Any] = {
             **base, "rel": "../../", "nav": "sessions", "title": session.title, "session": session,
-            "body": resolver.html(session, "../../"),
+            "body": bodies.body(resolver, session, "../../"),
             "actions_set": [actions[k] for k in session.actions_set],
             "actions_touched": [actions[k] for k in session.actions_touched],
             "values": [(labels[k], day, v) for k, day, v in session.values],
