@@ -107,6 +107,17 @@ def test_any_changed_input_or_touched_output_is_a_real_build(vault, edit):
     assert build(vault).unchanged  # and settled again
 
 
+def test_an_output_file_touched_by_hand_is_never_recorded_as_what_a_build_left(vault):
+    """The record of a real build looks again only at the files it wrote or removed: a page
+    changed by hand before it keeps its earlier record, so the next build is a real one too."""
+    page = vault / "_site/clients/bob/index.html"
+    page.write_bytes(page.read_bytes() + b"<!-- by hand -->")
+    EDITS["a note"](vault)  # Ada's note: a real build, which does not write Bob's page
+    result = build(vault)
+    assert not result.unchanged and "clients/bob/index.html" not in result.written
+    assert not build(vault).unchanged
+
+
 def test_the_environment_and_the_day_are_inputs(vault, monkeypatch):
     assert build(vault).unchanged
     monkeypatch.setenv("COACHGEN_PASSWORD_ADA", "another long secret phrase")

@@ -116,10 +116,10 @@ class Keys:
     def _text(self, value: object) -> str:
         if isinstance(value, PLAIN):
             return repr(value)
-        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple: plain values only
             if all(isinstance(v, PLAIN) for v in value):  # an overdue action: cheaper to write than to look up
                 return type(value).__name__ + tuple.__repr__(value)
-            return self._object(value)  # a view, made once per client
+            return self._object(value)  # a view, made once per client: its repr, looked up while it lives
         if isinstance(value, (list, tuple)):
             if all(isinstance(v, PLAIN) for v in value):  # a chart's numbers and dates: at C speed
                 return repr(list(value))
@@ -141,8 +141,6 @@ class Keys:
         if known is None or known[0] is not value:
             if isinstance(value, CONTAINERS):  # field by field, so that each client and session is hashed once
                 text = self._text([type(value).__name__] + [getattr(value, f.name) for f in fields(value)])
-            elif isinstance(value, tuple):
-                text = self._text([type(value).__name__, *value])
             else:
                 text = _stable(repr(value), value)
             known = self._memo[id(value)] = (value, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())

@@ -60,12 +60,15 @@ def build(
     write: bool = True,
     progress: Callable[[int, int], None] | None = None,
     git: bool = True,
+    listing: vault.Listing | None = None,
 ) -> Result:
-    """Build every client's site (or, with `write=False`, only report problems)."""
+    """Build every client's site (or, with `write=False`, only report problems); `listing`,
+    the vault's files as the caller just scanned them, saves a second scan."""
     collecting = gc.isenabled()
     gc.disable()  # a one-off build makes few cycles: the collector's scans of a big heap are pure cost
     try:
         builder = Builder(vault_dir, out=out, today=today, disk_cache=write, git=git)
+        builder.scanned = listing
         return builder.build(write=write, progress=progress)
     finally:
         if collecting:
@@ -125,6 +128,8 @@ class Builder:
         self.grouping = model_mod.Grouping()
         """Each client's notes as the last build grouped them (see model.clients.Grouping)."""
         self.listing: vault.Listing | None = None
+        self.scanned: vault.Listing | None = None
+        """The vault's files as the caller just scanned them: the next build's, instead of a scan."""
         self.settings: tuple | None = None
         self.files: pages_mod.Files | None = None
         self.files_key: tuple | None = None
@@ -305,6 +310,9 @@ class Builder:
     # ------------------------------------------------------------ reading and parsing
 
     def _scan(self, config, out_dir: Path, changed: set[str] | None) -> vault.Listing:
+        if self.scanned is not None:
+            self.listing, self.scanned = self.scanned, None
+            return self.listing
         if self.listing is None or changed is None:
             self.listing = vault.scan(config.vault, out_dir)
             return self.listing

@@ -61,8 +61,11 @@ def build(vault_dir: Path, *, out: Path | None = None, today: dt.date | None = N
     config, _ = config_mod.load(vault_dir, out)
     out_dir = config.out_dir
     path = record_path(vault_dir, out_dir)
+    last: Record | None = None
+    listing = None
     try:
-        before = inputs(vault_dir, out_dir, today or today_in(config.zone), git)
+        listing = vault.scan(vault_dir, out_dir)
+        before = inputs(vault_dir, listing, today or today_in(config.zone), git)
         last = _load(path)
         if last is not None and last.inputs == before + state(vault_dir, out_dir) and _intact(out_dir, last.files):
             return Result(list(last.problems), planned=last.planned, sites=last.sites, unchanged=True)
@@ -71,17 +74,29 @@ def build(vault_dir: Path, *, out: Path | None = None, today: dt.date | None = N
     path.unlink(missing_ok=True)
     from coachgen.engine import site  # the engine, only for a real build
 
-    result = site.build(vault_dir, out=out, today=today, progress=progress, git=git)
+    result = site.build(vault_dir, out=out, today=today, progress=progress, git=git, listing=listing)
     if before is not None and result.model is not None:
-        files = _files(out_dir, output.known_files(vault_dir, out_dir))
+        files = _left(out_dir, output.known_files(vault_dir, out_dir), result, last)
         _save(path, Record(before + state(vault_dir, out_dir), list(result.problems), result.planned, result.sites,
                            files))
     return result
 
 
-def inputs(vault_dir: Path, out_dir: Path, today: dt.date, git: bool) -> str:
+def _left(out_dir: Path, known: set[str], result: Result, last: Record | None) -> dict[str, tuple[int, int, int]]:
+    """The output's files as the build left them: those it wrote or removed looked at anew,
+    the others as the last record has them. A file changed by hand since then differs from
+    its record, so the next build is a real one, never a wrong answer that nothing changed."""
+    if last is None:
+        return _files(out_dir, known)
+    touched = set(result.written) | set(result.removed)
+    files = {rel: last.files[rel] for rel in known if rel not in touched and rel in last.files}
+    files.update(_files(out_dir, known - files.keys()))
+    return dict(sorted(files.items()))
+
+
+def inputs(vault_dir: Path, listing: vault.Listing, today: dt.date, git: bool) -> str:
     """What the coach and the machine give a build, taken before it starts (a save during the
-    build makes the next one a real build)."""
+    build makes the next one a real build): `listing` is the vault's files, as just scanned."""
     h = hashlib.sha256()
 
     def part(*values: object) -> None:
@@ -89,7 +104,7 @@ def inputs(vault_dir: Path, out_dir: Path, today: dt.date, git: bool) -> str:
 
     part(sys.version, coachgen.code_digest(), sources.templates_digest(vault_dir / paths.OVERRIDES_DIR),
          i18n.digest(vault_dir), today.isoformat(), [_version(name) for name in LIBRARIES])
-    for rel, stamp in vault.scan(vault_dir, out_dir).files.items():
+    for rel, stamp in listing.files.items():
         part(rel, stamp.mtime_ns, stamp.size, stamp.ctime_ns, stamp.ino)
     secrets = vault_dir / paths.SECRETS
     part(secrets.read_bytes() if secrets.is_file() else None)
