@@ -13,6 +13,7 @@ starts, so a build that fails or is stopped leaves none, and the next build is a
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import os
 import pickle
@@ -74,11 +75,17 @@ def build(vault_dir: Path, *, out: Path | None = None, today: dt.date | None = N
     path.unlink(missing_ok=True)
     from coachgen.engine import site  # the engine, only for a real build
 
-    result = site.build(vault_dir, out=out, today=today, progress=progress, git=git, listing=listing)
-    if before is not None and result.model is not None:
-        files = _left(out_dir, output.known_files(vault_dir, out_dir), result, last)
-        _save(path, Record(before + state(vault_dir, out_dir), list(result.problems), result.planned, result.sites,
-                           files))
+    collecting = gc.isenabled()
+    gc.disable()  # until the record is saved too: the collector's scans of the build's big heap are pure cost
+    try:
+        result = site.build(vault_dir, out=out, today=today, progress=progress, git=git, listing=listing)
+        if before is not None and result.model is not None:
+            files = _left(out_dir, output.known_files(vault_dir, out_dir), result, last)
+            _save(path, Record(before + state(vault_dir, out_dir), list(result.problems), result.planned,
+                               result.sites, files))
+    finally:
+        if collecting:
+            gc.enable()
     return result
 
 
