@@ -84,7 +84,8 @@ class Resolver:
         """(embedding note's path, why) for each embed shown as a link to keep a page small."""
         self._inlined: set[str] = set()  # the page being rendered: the notes it shows...
         self._chars = 0  # ...and how much of their HTML
-        self._page_used: dict[str, str] = {}  # ...and the files it names
+        self.page_files: dict[str, str] = {}
+        """The files the page being rendered names (its share of `used`)."""
         self.by_stem: dict[str, Session] = {}
         self.by_title: dict[str, Session] = {}
         for s in self.client.sessions + self.client.checkins:
@@ -144,7 +145,7 @@ class Resolver:
             stem = hashlib.sha256(path.encode()).hexdigest()[:16]
         name = stem + (ext if ext.isascii() else "")
         self.used[name] = path
-        self._page_used[name] = path
+        self.page_files[name] = path
         return f"{rel}assets/files/{name}"
 
     def reads(self) -> tuple:
@@ -157,7 +158,7 @@ class Resolver:
 
     def html(self, session: Session, rel: str, depth: int = 0, seen: tuple[str, ...] = ()) -> str:
         if depth == 0:  # a new page: it inlines each note once, and MAX_EMBED_CHARS in all
-            self._inlined, self._chars, self._page_used = {session.path}, 0, {}
+            self._inlined, self._chars, self.page_files = {session.path}, 0, {}
         seen = seen + (session.path,)
 
         def replace(m) -> str:
@@ -287,7 +288,7 @@ class Bodies:
             return known[1]
         html = resolver.html(session, rel)
         if "\x00E{" not in session.html:
-            self.known[session.path, rel] = (session, html, dict(resolver._page_used))
+            self.known[session.path, rel] = (session, html, dict(resolver.page_files))
         return html
 
 
