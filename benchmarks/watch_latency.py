@@ -42,7 +42,8 @@ def main() -> None:
     builder = site.Builder(vault, out=out, today=dt.date(2026, 3, 20), disk_cache=True, keep_last_good=True)
     started = time.perf_counter()
     first = builder.build()
-    print(f"first build: {len(first.written)} files written in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"first build: {len(first.written)} files written in {time.perf_counter() - started:.1f} s; "
+          f"{len(builder.cold)} clients planned from the disk, to be readied while idle", flush=True)
     builder.save_cache = False  # as `coachgen watch` does: the parse cache is saved when it ends
     gc.collect()
     gc.freeze()

@@ -100,6 +100,11 @@ class SitePlan:
         """identity -> page, for the pages a person may hold a link to (see addresses.py)."""
         return {page.identity: page for page in self.pages if page.identity}
 
+    @cached_property
+    def record(self) -> dict[str, str]:
+        """path -> identity of those pages: their lines in the addresses record."""
+        return {page.path: identity for identity, page in self.addressed.items()}
+
 
 class Builder:
     """One vault's builds, and what each may reuse from the one before."""
@@ -570,11 +575,13 @@ def plan(b: Builder, run: Run) -> None:
     if b.addresses is None or run.changed is None:
         b.addresses = addresses.load(config.vault, config.out_dir)
     current: dict[str, Page] = {}
+    record: dict[str, str] = {}
     for site in sites:
         current.update(site.addressed)
+        record.update(site.record)
     run.planned = frozenset().union(*(site.paths for site in sites))
     owners = {f"{paths.CLIENTS_DIR}/{c.slug}/": c.folder for c in run.shown.clients}
-    moved, run.addresses = addresses.redirects(b.addresses, current, run.planned, owners, run.keep, config)
+    moved, run.addresses = addresses.redirects(b.addresses, current, record, run.planned, owners, run.keep, config)
     sites.append(SitePlan("", [b.keys.keyed(page) for page in moved]))
     run.planned |= sites[-1].paths
     # the privacy room checks each plan once (a watcher's unchanged clients passed already)

@@ -44,16 +44,16 @@ def save(vault: Path, out_dir: Path, record: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def redirects(previous: dict[str, str], current: dict[str, Page], planned: Set[str], owners: dict[str, str],
-              keep: set[str], config: Config) -> tuple[list[Page], dict[str, str]]:
+def redirects(previous: dict[str, str], current: dict[str, Page], record: dict[str, str], planned: Set[str],
+              owners: dict[str, str], keep: set[str], config: Config) -> tuple[list[Page], dict[str, str]]:
     """The redirect pages this plan needs, and the record to keep after it is written.
-    `current` holds each planned page a person may link to, by identity; `planned` every
-    planned path; `owners` each client site's folder and its client's.
+    `current` holds each planned page a person may link to, by identity, and `record` the
+    same by path; `planned` every planned path; `owners` each client site's folder and its client's.
 
     An old address that a planned page now holds is that page's; one inside a withheld
     site (`keep`) is left as it was and remembered; any other whose page is still planned
     elsewhere gets a redirect to it."""
-    record = {page.path: identity for identity, page in current.items()}
+    record = dict(record)
     pages: list[Page] = []
     for old in sorted(previous.keys() - planned):  # only the addresses no page holds now
         identity = previous[old]
