@@ -1,3 +1,3 @@
-from coachgen.cli import main
+from coachgen.cli import run
 
-main()
+run()

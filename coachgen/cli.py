@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,24 @@ def report(problems: list[Problem]) -> None:
 @click.version_option(__version__, prog_name="coachgen")
 def main() -> None:
     """Turn a coach's Markdown vault into one private website per client."""
+
+
+_built = False
+"""Set by `build` once its work is written and reported."""
+
+
+def run() -> None:
+    """The `coachgen` command. After a build the process ends at once: freeing the build's
+    heap object by object takes a tenth of a second at 10,000 notes, and the system frees it
+    whole (mypy ends the same way). Every file is written and closed by then."""
+    try:
+        main()
+    except SystemExit as done:
+        if not _built:
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(done.code if isinstance(done.code, int) else 1)
 
 
 def VAULT(command):
@@ -133,6 +152,8 @@ def build(vault: Path, out: Path | None, today: dt.date | None, timings: bool, g
         )
         if timings:
             click.echo("stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.stages.items()), err=True)
+    global _built
+    _built = True
     sys.exit(1 if result.errors else 0)
 
 
