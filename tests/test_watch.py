@@ -286,6 +286,57 @@ def test_a_watcher_started_from_the_disk_readies_each_client_and_stays_like_a_cl
         assert all_output(out) == clean(vault, tmp_path), edit
 
 
+def test_a_new_process_reads_the_notes_of_only_the_client_it_makes_again(tmp_path):
+    """The cache's index gives each note by its head; a build after one edit reads whole only
+    the notes of the client it makes again, and its pages are a clean build's."""
+    vault = write_files(tmp_path / "vault", BASE)
+    out = tmp_path / "out"
+    site.Builder(vault, out=out, today=TODAY, disk_cache=True).build()
+    note = vault / "clients/ada/s/2026-01-12 Next.md"
+    note.write_text(note.read_text().replace("Second.", "Second, edited."))
+    builder = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+    assert builder.unread == {"clients/ada", "clients/bob"}
+    assert builder.build().written
+    assert builder.unread == {"clients/bob"}
+    assert all_output(out) == clean(vault, tmp_path)
+
+
+def test_a_shard_whose_notes_file_is_lost_or_not_its_own_is_parsed_again(tmp_path):
+    """An index is used only with the notes file it was saved with: else that folder's notes
+    are parsed again, never made from their heads."""
+    vault = write_files(tmp_path / "vault", BASE)
+    out = tmp_path / "out"
+    site.Builder(vault, out=out, today=TODAY, disk_cache=True).build()
+    cache = vault / site.CACHE
+    ada, bob = site._notes_file(cache, "clients/ada"), site._notes_file(cache, "clients/bob")
+    ada.unlink()
+    bob.write_bytes(pickle.dumps((site.coachgen.code_digest(), "another token")))
+    for name in ("2026-01-05 Start", "2026-01-12 Next"):
+        note = vault / f"clients/ada/s/{name}.md"
+        note.write_text(note.read_text().replace("First.", "First, edited."))
+    (vault / "clients/bob/2026-01-06 Hello.md").write_text("Bob's first, edited.\n")
+    builder = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+    assert builder.unread == set()
+    builder.build()
+    assert all_output(out) == clean(vault, tmp_path)
+
+
+def test_a_watcher_started_from_the_disk_keeps_the_whole_last_good_version_of_a_broken_save(tmp_path):
+    vault = write_files(tmp_path / "vault", BASE)
+    out = tmp_path / "out"
+    site.Builder(vault, out=out, today=TODAY, disk_cache=True).build()
+    page = out / "clients/ada/sessions/2026-01-05/index.html"
+    good = page.read_bytes()
+    assert b"First." in good
+    watcher = site.Builder(vault, out=out, today=TODAY, disk_cache=True, keep_last_good=True)
+    watcher.build()
+    (vault / NOTE).write_text("---\ntitle: [broken\n---\nBROKEN")
+    (vault / "clients/ada/s/2026-01-12 Next.md").write_text("Second, edited.\n")
+    result = watcher.build(changed={NOTE, "clients/ada/s/2026-01-12 Next.md"})
+    assert any(p.path == NOTE and p.level == "error" for p in result.problems)
+    assert page.read_bytes() == good
+
+
 # ---------------------------------------------------------------- real editors, real events
 
 

@@ -45,8 +45,9 @@ from coachgen.vault import files as vault
 from coachgen.vault import history, paths
 
 CACHE = f"{paths.STATE_DIR}/cache"
-"""The parse cache, one file per client folder (a save rewrites only its own), and the
-last plan of each client."""
+"""The parse cache, two files per client folder (a save rewrites only its own): an index
+of its notes' stamps and heads with its client's model, and its notes whole; and the last
+plan of each client."""
 RECENT_NS = 2_000_000_000
 """A file changed this recently may change again within the file system's time
 resolution with its size unchanged: its stamp alone is not trusted."""
@@ -80,6 +81,22 @@ class _Parsed:
     stamp: vault.Stamp
     sha: str
     note: Note | None
+
+
+class _Head(Note):
+    """A note as the cache's index keeps it: only what groups it with its client (its path,
+    problems, `client:`, whether it is published, its SHA-256). A new process reads a folder's
+    notes whole (`Builder.whole`) only when its client is made again, so that a build after
+    one edit does not read every note of the vault."""
+
+
+def _head(note: Note | None) -> Note | None:
+    """What the index keeps of a note: a client.md whole (every client's model starts from
+    it), another note by its head."""
+    if note is None or paths.is_profile(note.path):
+        return note
+    return _Head(note.path, note.problems, note.ok, client_ref=note.client_ref, client_line=note.client_line,
+                 private=note.private, sha=note.sha)
 
 
 @dataclass
@@ -161,6 +178,8 @@ class Builder:
         """Each client's embed warnings, with the model object they were found for."""
         self.dirty: set[str] = set()
         """Cache shards whose notes changed since they were saved."""
+        self.unread: set[str] = set()
+        """Cache shards whose notes the index gave by their heads only (see `whole`)."""
         self.git = git
         """Show when each note last changed, from git's history (read again when HEAD moves)."""
         self.git_head: str | None = None
@@ -417,7 +436,7 @@ class Builder:
         if note is not None and not note.ok:
             before = self.parsed.get(path)
             if before is not None and before.note is not None and before.note.ok:
-                self.last_good[path] = before.note
+                self.last_good[path] = self.whole([before.note])[0]
             self.broken.add(path)
         else:
             self.broken.discard(path)
@@ -428,21 +447,57 @@ class Builder:
         return {**notes, **{path: self.last_good[path] for path in kept}} if kept else notes
 
     def _load_cache(self) -> None:
+        """Read each shard's index (its notes' stamps and heads, and its client's model), and
+        the plans; the notes themselves are read when needed (`whole`). A shard whose notes
+        file is not the one its index was saved with is left out: its notes are parsed again."""
         folder = self.vault_dir / CACHE
         plans = _load(folder / "plans.pickle")
         if plans is not None:
             self.plans = {slug: SitePlan(fingerprint, pages) for slug, (fingerprint, pages) in plans.items()}
-        for path in sorted(folder.glob("notes-*.pickle")):
+        for path in sorted(folder.glob("index-*.pickle")):
             shard = _load(path)
             if shard is None:
                 continue
-            settings, parsed, memo = shard
+            settings, name, token, parsed, memo = shard
             if self.settings not in (None, settings):
-                self.parsed, self.memo, self.settings = {}, {}, None
+                self.parsed, self.memo, self.settings, self.unread = {}, {}, None, set()
                 return
+            if _token(_notes_file(folder, name)) != token:
+                continue
             self.settings = settings
             self.parsed.update(parsed)
             self.memo.update(memo)
+            self.unread.add(name)
+
+    def whole(self, notes: list[Note]) -> list[Note]:
+        """`notes`, each whole: a head the cache's index gave is read from its shard's notes
+        (or, should that file be gone, parsed again)."""
+        if not any(isinstance(note, _Head) for note in notes):
+            return notes
+        assert self.settings is not None  # heads come only from an index, read with its settings
+        for name in sorted({_shard(note.path) for note in notes if isinstance(note, _Head)}):
+            self._read(name)
+        found = []
+        for note in notes:
+            if isinstance(note, _Head):
+                cached = self.parsed.get(note.path)
+                whole = cached.note if cached is not None and cached.sha == note.sha else None
+                if whole is None or isinstance(whole, _Head):
+                    _, whole = _parse_one((note.path, None, None), (self.vault_dir, self.settings[0]))
+                note = whole if whole is not None else note
+            found.append(note)
+        return found
+
+    def _read(self, name: str) -> None:
+        """Put a shard's notes, whole, in place of the heads its index gave."""
+        if name not in self.unread:
+            return
+        self.unread.discard(name)
+        notes = _load_notes(_notes_file(self.vault_dir / CACHE, name)) or {}
+        for path, note in notes.items():
+            cached = self.parsed.get(path)
+            if cached is not None and isinstance(cached.note, _Head) and note is not None and note.sha == cached.sha:
+                cached.note = note
 
     def save(self) -> None:
         """Keep the parse cache under `.coachgen/` for the next run."""
@@ -450,23 +505,32 @@ class Builder:
             self._save_cache()
 
     def _save_cache(self) -> None:
-        """Save the shards whose notes changed, and the plans if a client was planned anew."""
+        """Save the shards whose notes changed, and the plans if a client was planned anew.
+        A shard's notes are written before its index, which names them by a token: an index
+        left without its notes by a stopped build is not used."""
         folder = self.vault_dir / CACHE
         folder.mkdir(parents=True, exist_ok=True)
+        for name in self.dirty & self.unread:
+            self._read(name)
         shards: dict[str, tuple[dict, dict]] = {name: ({}, {}) for name in self.dirty}
         if self.dirty:
             for path, parsed in self.parsed.items():
                 if (name := _shard(path)) in shards:
                     shards[name][0][path] = parsed
-            for key, client in self.memo.items():  # in the shard of its notes, which share its HTML
+            for key, client in self.memo.items():  # in the shard of its client's folder
                 if (name := f"{paths.CLIENTS_DIR}/{key[0]}") in shards:
                     shards[name][1][key] = client
         for name, (shard_parsed, shard_memo) in shards.items():
-            target = folder / f"notes-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
+            index, notes = _index_file(folder, name), _notes_file(folder, name)
             if shard_parsed:
-                _dump(target, (self.settings, shard_parsed, shard_memo))
+                token = os.urandom(8).hex()
+                _dump(notes, {path: parsed.note for path, parsed in shard_parsed.items()}, token)
+                heads = {path: _Parsed(parsed.stamp, parsed.sha, _head(parsed.note))
+                         for path, parsed in shard_parsed.items()}
+                _dump(index, (self.settings, name, token, heads, shard_memo))
             else:
-                target.unlink(missing_ok=True)
+                index.unlink(missing_ok=True)
+                notes.unlink(missing_ok=True)
         self.dirty = set()
         if self.replanned:
             stubs = {slug: (plan.fingerprint, [_recorded(page) for page in plan.pages])
@@ -520,7 +584,7 @@ def scan(b: Builder, run: Run) -> None:
     """The vault's files and their stamps (only the changed ones, for a watcher that says which)."""
     settings = (run.config.allow_html,)
     if settings != b.settings:  # notes parsed under other settings are parsed again
-        b.parsed, b.last_good, b.memo, b.settings, b.checked = {}, {}, {}, settings, False
+        b.parsed, b.last_good, b.memo, b.settings, b.checked, b.unread = {}, {}, {}, settings, False, set()
     run.listing = b._scan(run.config, run.config.out_dir, run.changed)
 
 
@@ -539,7 +603,7 @@ def model(b: Builder, run: Run) -> None:
     passwords = passwords_mod.Passwords(config.vault)
     known = set(b.memo)
     found = model_mod.build(run.notes, b.today or today_in(config.zone), memo=b.memo, grouping=b.grouping,
-                            changed=set(run.touched) if run.changed is not None else None)
+                            changed=set(run.touched) if run.changed is not None else None, whole=b.whole)
     b.dirty.update(f"{paths.CLIENTS_DIR}/{key[0]}" for key in b.memo.keys() - known)
     problems += found.problems
     found = _languages(found, run.notes, config, problems)
@@ -711,21 +775,57 @@ def _shard(path: str) -> str:
     return f"{parts[0]}/{parts[1]}" if parts[0] == paths.CLIENTS_DIR and len(parts) == 3 else ""
 
 
+_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError)
+
+
 def _load(path: Path):
     """A cache file written by this very code, or None."""
     try:
         with open(path, "rb") as fh:
             version, data = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError):
+    except _UNREADABLE:
         return None
     return data if version == coachgen.code_digest() else None
 
 
-def _dump(path: Path, data) -> None:
+def _token(path: Path) -> str | None:
+    """The token of a shard's notes file (its first record), read without its notes."""
+    try:
+        with open(path, "rb") as fh:
+            version, token = pickle.load(fh)
+    except _UNREADABLE:
+        return None
+    return token if version == coachgen.code_digest() else None
+
+
+def _load_notes(path: Path) -> dict[str, Note | None] | None:
+    try:
+        with open(path, "rb") as fh:
+            pickle.load(fh)  # the token, checked when the index was read
+            return pickle.load(fh)
+    except _UNREADABLE:
+        return None
+
+
+def _dump(path: Path, data, token: str | None = None) -> None:
+    """Write a cache file whole (a reader never sees half of one); with a `token`, as a notes
+    file: the token first, then the data."""
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
-        pickle.dump((coachgen.code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        if token is None:
+            pickle.dump((coachgen.code_digest(), data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            pickle.dump((coachgen.code_digest(), token), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
+
+
+def _index_file(folder: Path, name: str) -> Path:
+    return folder / f"index-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
+
+
+def _notes_file(folder: Path, name: str) -> Path:
+    return folder / f"notes-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
 
 
 def _held(run: Run, pages: list[Page]) -> bool:
@@ -761,10 +861,12 @@ def _render_one(i: int) -> tuple[str, bool] | str:
     return out.stage(page.path, data)
 
 
-def _parse_one(item: tuple[str, bytes | None, str | None]) -> tuple[str | None, Note | None]:
-    """(The file's SHA-256, its note), reading the file first if the parent did not."""
+def _parse_one(item: tuple[str, bytes | None, str | None],
+               context: tuple | None = None) -> tuple[str | None, Note | None]:
+    """(The file's SHA-256, its note), reading the file first if the parent did not; in a
+    worker, the vault and settings are those the parent shared."""
     path, data, sha = item
-    vault_dir, allow_html = parallel.shared()
+    vault_dir, allow_html = context or parallel.shared()
     if data is None:
         try:
             data = vault.read_bytes(vault_dir, path)

@@ -12,6 +12,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from coachgen.parse import meta, recurrence, tasks
 from coachgen.parse.notes import MetricDef, Note, RawValue, adherence
@@ -249,12 +250,14 @@ class Grouping:
 
 
 def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None, grouping: Grouping | None = None,
-          changed: set[str] | None = None) -> Model:
+          changed: set[str] | None = None, whole: Callable[[list[Note]], list[Note]] | None = None) -> Model:
     """Assemble the model from parsed notes (`client.md` and session notes by path).
 
     `memo`, kept between builds, reuses a client whose notes are the same (by content where
     a note knows its `sha`, else the very same objects) as last time. `grouping`, with the
-    paths that `changed` since it was made, lets a build regroup only those notes."""
+    paths that `changed` since it was made, lets a build regroup only those notes. `whole`
+    gives the notes a client is made from whole, where `notes` holds only what groups them
+    (a cache's index does)."""
     problems: list[Problem] = []
     if grouping is not None and changed is not None and grouping.profiles is not None and not any(
             paths.is_profile(path) for path in changed):
@@ -265,7 +268,7 @@ def build(notes: dict[str, Note], today: dt.date, memo: dict | None = None, grou
         if grouping is not None:
             grouping.profiles = (profiles, clashes, list(problems))
     members = _regrouped(notes, profiles, problems, grouping, changed)
-    clients = _clients(profiles, clashes, members, today, memo, problems, grouping)
+    clients = _clients(profiles, clashes, members, today, memo, problems, grouping, whole)
     slugs = sorted({slug for _, _, slug in profiles.values()})
     return Model(today, tuple(clients), tuple(problems), tuple(slugs), tuple(sorted(clashes)))
 
@@ -375,7 +378,8 @@ def _referenced(path: str, note: Note, ref: str, by_ref: dict[str, set[str]], pr
 
 def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], members: dict[str, list[Note]],
              today: dt.date, memo: dict | None, problems: list[Problem],
-             grouping: Grouping | None = None) -> list[Client]:
+             grouping: Grouping | None = None,
+             whole: Callable[[list[Note]], list[Note]] | None = None) -> list[Client]:
     """Every published client in slug order, reused from `memo` where its notes are unchanged, to skip rebuilding it."""
     clients = []
     previous = dict(memo) if memo is not None else {}
@@ -391,7 +395,8 @@ def _clients(profiles: dict[str, tuple[Note, str, str]], clashes: set[str], memb
             client, found = previous[key]
         else:
             found = []
-            client = _client(folder, profile, name, slug, members[folder], today, found, before.get(folder))
+            notes = whole(members[folder]) if whole is not None else members[folder]
+            client = _client(folder, profile, name, slug, notes, today, found, before.get(folder))
         if memo is not None:
             memo[key] = (client, found)
         problems += found
