@@ -92,11 +92,14 @@ class _Head(Note):
 
 def _head(note: Note | None) -> Note | None:
     """What the index keeps of a note: a client.md whole (every client's model starts from
-    it), another note by its head."""
+    it), another note by its head. A head holds its own values only: the others are the
+    class's defaults, so that 10,000 heads load in a fraction of the time the notes take."""
     if note is None or paths.is_profile(note.path):
         return note
-    return _Head(note.path, note.problems, note.ok, client_ref=note.client_ref, client_line=note.client_line,
-                 private=note.private, sha=note.sha)
+    head = object.__new__(_Head)
+    head.__dict__.update(path=note.path, problems=note.problems, ok=note.ok, client_ref=note.client_ref,
+                         client_line=note.client_line, private=note.private, sha=note.sha)
+    return head
 
 
 @dataclass

@@ -353,10 +353,12 @@ def coach_pages(model: Model, config: Config, locked: bool, hidden: int = 0, vie
     overview without a password because their own sites have one. A coach with a password
     gets no feed: a calendar app cannot decrypt."""
     view = view or _made
+    lang = language_of(None, config)
+    entries = [view(coach_entry, client, model.today, config.nudge_after_days, lang) for client in model.clients]
     # the feed receives only what it shows: each client's next session and overdue actions
-    shown = tuple(view(calendar_entry, client) for client in model.clients)
+    shown = tuple(entry for _, entry in entries)
     calendars = [] if locked else [Generated("coach/calendar.ics", None, make=feed, args=(shown, model.today, config))]
-    return [coach_page(model, config, locked, hidden, view)] + calendars + [
+    return [coach_page([row for row, _ in entries], model.today, config, locked, hidden)] + calendars + [
         Asset(f"coach/assets/{name}", None, name=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
 
 
@@ -628,7 +630,9 @@ def calendar(client: Client, today: dt.date, config: Config) -> bytes:
 
 def coach_calendar(model: Model, config: Config) -> bytes:
     """The coach's feed: every client's next session, and every overdue action, in the vault's language."""
-    return feed(tuple(calendar_entry(client) for client in model.clients), model.today, config)
+    lang = language_of(None, config)
+    return feed(tuple(coach_entry(c, model.today, config.nudge_after_days, lang)[1] for c in model.clients),
+                model.today, config)
 
 
 def feed(clients: tuple[FeedClient, ...], today: dt.date, config: Config) -> bytes:
@@ -710,14 +714,22 @@ def _overdue(client: Client) -> tuple[Due, ...]:
     return tuple(Due(a.key, a.text, a.due, a.recurrence) for a in client.actions if a.status == "overdue")
 
 
-def overview_row(client: Client, today: dt.date, nudge_after_days: int, lang: i18n.Language) -> Row:
+def coach_entry(client: Client, today: dt.date, nudge_after_days: int, lang: i18n.Language) -> tuple[Row, FeedClient]:
+    """What the overview and the feed show of a client (its overdue actions found once for both)."""
+    overdue = _overdue(client)
+    return (overview_row(client, today, nudge_after_days, lang, overdue),
+            FeedClient(client.name, client.slug, client.next_session, overdue))
+
+
+def overview_row(client: Client, today: dt.date, nudge_after_days: int, lang: i18n.Language,
+                 overdue: tuple[Due, ...]) -> Row:
     last = client.sessions[-1].date if client.sessions else None
     # the client's latest update, until a session note on or after its date
     checkin = next((c for c in client.checkins[-1:] if last is None or c.date > last), None)
     return Row(
         client={"name": client.name, "slug": client.slug, "engagement": client.engagement},
         sessions=len(client.sessions),
-        overdue=list(_overdue(client)),
+        overdue=list(overdue),
         open=sum(a.status == "open" for a in client.actions),
         behind=[m for m in client.metrics if m.pace == "behind"],
         last_session=last,
@@ -729,20 +741,14 @@ def overview_row(client: Client, today: dt.date, nudge_after_days: int, lang: i1
     )
 
 
-def calendar_entry(client: Client) -> FeedClient:
-    return FeedClient(client.name, client.slug, client.next_session, _overdue(client))
-
-
-def coach_page(model: Model, config: Config, locked: bool, hidden: int = 0, view: View | None = None) -> Page:
-    """The overview: a row per client (made by `view`, which may keep an unchanged client's)."""
-    view = view or _made
+def coach_page(rows: list[Row], today: dt.date, config: Config, locked: bool, hidden: int = 0) -> Page:
+    """The overview: a row per client."""
     lang = language_of(None, config)
-    rows = [view(overview_row, client, model.today, config.nudge_after_days, lang) for client in model.clients]
     return Rendered(
         "coach/index.html",
         None,
         template="coach.html",
-        context={"site": _site(config), "rows": rows, "today": model.today, "rel": "",
+        context={"site": _site(config), "rows": rows, "today": today, "rel": "",
                  "title": lang.gettext("Overview"), "lang": lang,
                  "nudge_after_days": config.nudge_after_days, "locked": locked, "hidden": hidden},
         sealed=locked,
