@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import gc
 import random
+import shutil
 import statistics
 import sys
 import threading
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from coachgen.dev import synthetic, watch  # noqa: E402
-from coachgen.engine import site  # noqa: E402
+from coachgen.engine import output, site  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +40,12 @@ def main() -> None:
     if not vault.exists():
         synthetic.write_vault(vault, clients=opts.clients, sessions=opts.sessions)
     out = opts.work / f"out-{opts.clients}x{opts.sessions}"
-    builder = site.Builder(vault, out=out, today=dt.date(2026, 3, 20), disk_cache=True, keep_last_good=True)
+    today = dt.date(2026, 3, 20)
+    if out.exists() and not output.Output(vault, out).owned:  # run.py's cold builds delete the vault's records
+        shutil.rmtree(out)
+    if not out.exists():  # as `coachgen build` leaves it, for a watcher to start from
+        site.build(vault, out=out, today=today)
+    builder = site.Builder(vault, out=out, today=today, disk_cache=True, keep_last_good=True)
     started = time.perf_counter()
     first = builder.build()
     print(f"first build: {len(first.written)} files written in {time.perf_counter() - started:.1f} s; "

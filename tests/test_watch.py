@@ -280,7 +280,7 @@ def test_a_watcher_started_from_the_disk_readies_each_client_and_stays_like_a_cl
     assert set(watcher.cold) == {"ada", "bob"}
     while watcher.warm():
         pass
-    assert not watcher.cold and set(watcher.bodies) == {"ada", "bob"}
+    assert not watcher.cold and set(watcher.bodies) == {"ada", "bob"} and not watcher.unread
     for step, edit in enumerate(["body", "front-matter", "tick", "rename", "attachment", "body"]):
         watcher.build(changed=apply(edit, vault, step))
         assert all_output(out) == clean(vault, tmp_path), edit

@@ -174,7 +174,7 @@ class Builder:
         """Clients whose pages could not be made in the last plan: slug -> (folder, what went wrong)."""
         self.bodies: dict[str, pages_mod.Bodies] = {}
         """Each client's sessions' resolved bodies (see plan.pages.Bodies)."""
-        self.cold: dict[str, Callable[..., list[Page]]] = {}
+        self.cold: dict[str, partial[list[Page]]] = {}
         """Each client whose plan was read from the disk, until it is planned in this process:
         its `client_pages` with the inputs it had (see `warm`)."""
         self.embeds: dict[str, tuple] = {}
@@ -291,9 +291,10 @@ class Builder:
         return list(plans.values()) + [SitePlan("", [self.keys.keyed(page) for page in coach])]
 
     def warm(self) -> bool:
-        """Plan, and forget, one client whose plan was read from the disk: what planning leaves
-        in memory (its keys, views and resolved bodies) makes its first save as quick as the
-        next. A watcher calls it while it waits; False once every client is warm."""
+        """Plan, and forget, one client whose plan was read from the disk, and read its notes
+        whole: what that leaves in memory (its keys, views, resolved bodies and notes) makes
+        its first save as quick as the next. A watcher calls it while it waits; False once
+        every client is warm."""
         if not self.cold:
             return False
         slug, plan = self.cold.popitem()
@@ -301,6 +302,8 @@ class Builder:
         with contextlib.suppress(Exception), self.keys.scoped(slug):  # a fault shows when it is planned for real
             for page in plan(view=self.keys.view, bodies=bodies):
                 self.keys.keyed(page)
+        client = plan.args[0]
+        self.whole(self.grouping.members.get(client.folder, []))  # its notes too, for its first save
         return bool(self.cold)
 
     def _files(self, listing: vault.Listing) -> pages_mod.Files:
