@@ -193,6 +193,9 @@ def run(builder, batches: Batches, on_build: Callable, stop: threading.Event, re
             return
         if taken is None and warming:
             warming = builder.warm()
+            if not warming:  # what readying read lives for the whole watch too: frozen, never rescanned
+                gc.collect()
+                gc.freeze()
             continue
         changed, rescan = taken if taken is not None else (set(), True)
         try:
