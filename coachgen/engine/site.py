@@ -89,6 +89,8 @@ class _Head(Note):
     notes whole (`Builder.whole`) only when its client is made again, so that a build after
     one edit does not read every note of the vault."""
 
+    engagement: dict = {}  # the one field with no class default (a client.md's): a head's is empty
+
 
 def _head(note: Note | None) -> Note | None:
     """What the index keeps of a note: a client.md whole (every client's model starts from
