@@ -470,7 +470,7 @@ class Builder:
             if self.settings not in (None, settings):
                 self.parsed, self.memo, self.settings, self.unread = {}, {}, None, set()
                 return
-            if _token(_notes_file(folder, name)) != token:
+            if _load(_notes_file(folder, name)) != token:  # a notes file's first record is its token
                 continue
             self.settings = settings
             self.parsed.update(parsed)
@@ -787,23 +787,13 @@ _UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeE
 
 
 def _load(path: Path):
-    """A cache file written by this very code, or None."""
+    """A cache file written by this very code (of a notes file, its token), or None."""
     try:
         with open(path, "rb") as fh:
             version, data = pickle.load(fh)
     except _UNREADABLE:
         return None
     return data if version == coachgen.code_digest() else None
-
-
-def _token(path: Path) -> str | None:
-    """The token of a shard's notes file (its first record), read without its notes."""
-    try:
-        with open(path, "rb") as fh:
-            version, token = pickle.load(fh)
-    except _UNREADABLE:
-        return None
-    return token if version == coachgen.code_digest() else None
 
 
 def _load_notes(path: Path) -> dict[str, Note | None] | None:
