@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pickle
 import shutil
 
 import pytest
@@ -98,6 +99,24 @@ def test_a_model_object_is_hashed_by_value_once_and_a_changed_one_again(tmp_path
     changed = dataclasses.replace(ada, sessions=(dataclasses.replace(ada.sessions[0], html="<p>new</p>"),)
                                   + ada.sessions[1:])
     assert memo.of(changed) != first
+
+
+def test_a_client_read_back_from_the_cache_is_the_client_it_was(tmp_path):
+    """The cache keeps a client in two parts and reads its sessions, actions and games on
+    first use: until then and after, it equals the client, keys like it, and pickles again
+    as it (without being read)."""
+    vault = write_files(tmp_path / "vault", VAULT)
+    ada = site.build(vault, out=tmp_path / "out", today=TODAY).model.clients[0]
+    assert ada.sessions and ada.actions
+    kept = pickle.loads(pickle.dumps(ada))
+    assert "sessions" not in vars(kept) and kept.note_paths == ada.note_paths
+    again = pickle.loads(pickle.dumps(kept))  # a client never read is kept as it was read
+    assert "sessions" not in vars(kept)
+    assert kept == ada and kept.sessions == ada.sessions and type(kept) is type(ada)
+    assert keys.Keys().of(again) == keys.Keys().of(ada)
+    assert dataclasses.replace(pickle.loads(pickle.dumps(ada)), name="Ada L.").actions == ada.actions
+    with pytest.raises(AttributeError):
+        kept.no_such_field  # noqa: B018
 
 
 def test_a_value_with_no_stable_key_is_refused():

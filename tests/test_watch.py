@@ -298,7 +298,12 @@ def test_a_new_process_reads_the_notes_of_only_the_client_it_makes_again(tmp_pat
     assert builder.unread == {"clients/ada", "clients/bob"}
     assert builder.build().written
     assert builder.unread == {"clients/bob"}
+    # Bob's model was not read past his name either: his sessions, actions and games wait
+    # unpickled, and his plan, embed warnings and overview row came from the cache
+    bob = next(client for client, _ in builder.memo.values() if client.slug == "bob")
+    assert "_rest" in vars(bob) and "sessions" not in vars(bob)
     assert all_output(out) == clean(vault, tmp_path)
+    assert bob.sessions and "_rest" not in vars(bob)  # read on first use
 
 
 def test_a_shard_whose_notes_file_is_lost_or_not_its_own_is_parsed_again(tmp_path):

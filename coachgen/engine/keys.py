@@ -92,6 +92,27 @@ class Keys:
         self._use()[1].add(slot)
         return known[1]
 
+    def seed(self, make: Callable[..., tuple], source: object, args: tuple, value: tuple,
+             digests: tuple[str | None, ...]) -> None:
+        """What `view(make, source, *args)` gives, and the digests of its parts: made by an
+        earlier process (the build cache keeps them) of the very client `source` is."""
+        slot = (make, id(source), args)
+        known = self._views.get(slot)
+        if known is None or known[0] is not source:
+            self._views[slot] = (source, value)
+            for part, text in zip(value, digests, strict=True):
+                if text is not None:
+                    self._memo[id(part)] = (part, text)
+
+    def made(self, make: Callable[..., tuple], source: object, args: tuple) -> tuple[tuple | None, tuple]:
+        """The view `view(make, source, *args)` last gave (None if none), and the digests of
+        its parts (None where a part was not hashed)."""
+        known = self._views.get((make, id(source), args))
+        if known is None or known[0] is not source:
+            return None, ()
+        return known[1], tuple(self._memo[id(part)][1] if self._memo.get(id(part), (None,))[0] is part else None
+                               for part in known[1])
+
     def settle(self, live: Collection[str]) -> None:
         """After a plan: forget what the scopes planned again used last time and not now, and
         the scopes no longer `live` (a site gone)."""

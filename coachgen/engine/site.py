@@ -112,6 +112,8 @@ class SitePlan:
     pages: list[Page]
     checked: bool = False
     """Passed the privacy room's check of the plan in this process."""
+    recorded: bool = False
+    """Read from the disk: its pages as the last build recorded them (`_recorded`)."""
 
     @cached_property
     def paths(self) -> frozenset[str]:
@@ -171,7 +173,6 @@ class Builder:
         self.addresses: dict[str, str] | None = None
         """The output's record of addresses, as the last build saved it."""
         self.fingerprints: dict[str, tuple] = {}
-        self.replanned = False
         self.failed: dict[str, tuple[str, str]] = {}
         """Clients whose pages could not be made in the last plan: slug -> (folder, what went wrong)."""
         self.bodies: dict[str, pages_mod.Bodies] = {}
@@ -180,7 +181,12 @@ class Builder:
         """Each client whose plan was read from the disk, until it is planned in this process:
         its `client_pages` with the inputs it had (see `warm`)."""
         self.embeds: dict[str, tuple] = {}
-        """Each client's embed warnings, with the model object they were found for."""
+        """Each client's embed warnings: (the model object and the files they were found for, them)."""
+        self.entries: dict[str, tuple] = {}
+        """What the overview shows of each client: (the model object and the arguments it was
+        made for, it)."""
+        self.files_digest = ""
+        """The vault's files by path: all that embeds look up."""
         self.dirty: set[str] = set()
         """Cache shards whose notes changed since they were saved."""
         self.unread: set[str] = set()
@@ -225,11 +231,12 @@ class Builder:
         found, memo = [], {}
         for client in model.clients:
             known = self.embeds.get(client.slug)
-            if known and known[0] is client and known[1] == self.files_version:
+            if known and known[0] is client and known[1] == self.files_digest:
                 problems = known[2]
             else:
                 problems = pages_mod.embed_problems(client, files)
-            memo[client.slug] = (client, self.files_version, problems)
+                self.dirty.add(paths.client_dir(client.folder))  # the cache keeps them with the client
+            memo[client.slug] = (client, self.files_digest, problems)
             found += problems
         self.embeds = memo
         return found
@@ -257,9 +264,10 @@ class Builder:
             fingerprint = self._fingerprint(client, shared, locked, run.listing, secret_keys)
             previous = self.plans.get(client.slug)
             if previous is not None and previous.fingerprint == fingerprint:
-                if previous.pages and previous.pages[0].client is not client:  # as recorded, without their client
-                    previous = SitePlan(fingerprint, [replace(page, client=client) for page in previous.pages])
-                    previous = previous if _held(run, previous.pages) else None
+                if previous.recorded:  # kept while the output holds it so; planned for real when a watcher can
+                    kept = previous.pages if previous.pages[0].client is client else [
+                        replace(page, client=client) for page in previous.pages]  # a client made again, the same
+                    previous = SitePlan(fingerprint, kept) if _held(run, kept) else None
                     self.cold[client.slug] = partial(pages_mod.client_pages, client, model, config, files, locked,
                                                      self.updated, name_key, token)
                 elif run.changed is None:  # a full build trusts no page it did not check
@@ -278,8 +286,7 @@ class Builder:
                 continue
             plans[client.slug] = SitePlan(fingerprint, pages)
             self.cold.pop(client.slug, None)
-            self.replanned = True
-        self.replanned |= plans.keys() != self.plans.keys()
+            self.dirty.add(paths.client_dir(client.folder))  # the cache keeps a client's plan beside it
         self.bodies = {slug: known for slug, known in self.bodies.items() if slug in plans}
         self.plans = plans
         overview = run.protections[passwords_mod.COACH]
@@ -289,8 +296,21 @@ class Builder:
         listed = model if overview.encrypted else replace(
             model, clients=tuple(c for c in model.clients if c.slug not in secrets))
         hidden = len(model.clients) - len(listed.clients)
-        coach = pages_mod.coach_pages(listed, config, overview.encrypted, hidden, self.keys.view)
-        return list(plans.values()) + [SitePlan("", [self.keys.keyed(page) for page in coach])]
+        args = pages_mod.entry_args(listed, config)
+        made_for = args[:-1] + (args[-1].code, run.templates)  # its words: the vault's catalogues too
+        for client in listed.clients:  # what an earlier process made of the very same client, and its keys
+            known = self.entries.get(client.slug)
+            if known is not None and known[0] is client and known[1] == made_for:
+                self.keys.seed(pages_mod.coach_entry, client, args, known[2], known[3])
+        coach = [self.keys.keyed(page) for page in
+                 pages_mod.coach_pages(listed, config, overview.encrypted, hidden, self.keys.view)]
+        for client in listed.clients:
+            entry, digests = self.keys.made(pages_mod.coach_entry, client, args)
+            known = self.entries.get(client.slug)
+            if known is None or known[0] is not client or known[2] is not entry or known[3] != digests:
+                self.entries[client.slug] = (client, made_for, entry, digests)
+                self.dirty.add(paths.client_dir(client.folder))  # the cache keeps it beside its client
+        return list(plans.values()) + [SitePlan("", coach)]
 
     def warm(self) -> bool:
         """Plan, and forget, one client whose plan was read from the disk, and read its notes
@@ -314,6 +334,7 @@ class Builder:
         if files_key is not self.files_key and files_key != self.files_key:
             self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
             self.files_version += 1
+            self.files_digest = keys.digest(files_key[0])
         assert self.files is not None  # made above on the first call, when files_key was None
         return self.files
 
@@ -327,8 +348,7 @@ class Builder:
         known = self.fingerprints.get(client.slug)
         if known and known[0] is client and known[1] == inputs:
             return known[2]
-        notes = ([paths.profile(client.folder)]
-                 + [s.path for s in client.sessions + client.checkins])
+        notes = (paths.profile(client.folder),) + client.note_paths
         assert self.files is not None  # _plan looked the files up first
         files = self.files.by_folder.get(client.folder, ()) + self.files.shared
         fingerprint = keys.digest(
@@ -459,16 +479,14 @@ class Builder:
         the plans; the notes themselves are read when needed (`whole`). A shard whose notes
         file is not the one its index was saved with is left out: its notes are parsed again."""
         folder = self.vault_dir / CACHE
-        plans = _load(folder / "plans.pickle")
-        if plans is not None:
-            self.plans = {slug: SitePlan(fingerprint, pages) for slug, (fingerprint, pages) in plans.items()}
         for path in sorted(folder.glob("index-*.pickle")):
             shard = _load(path)
             if shard is None:
                 continue
-            settings, name, token, parsed, memo = shard
+            settings, name, token, parsed, memo, extras = shard
             if self.settings not in (None, settings):
                 self.parsed, self.memo, self.settings, self.unread = {}, {}, None, set()
+                self.plans, self.embeds, self.entries = {}, {}, {}
                 return
             if _load(_notes_file(folder, name)) != token:  # a notes file's first record is its token
                 continue
@@ -476,6 +494,14 @@ class Builder:
             self.parsed.update(parsed)
             self.memo.update(memo)
             self.unread.add(name)
+            for client, _ in memo.values():  # what was made of the very client in the memo
+                embeds, entry, plan = extras.get(client.slug, (None, None, None))
+                if embeds is not None:
+                    self.embeds[client.slug] = (client, *embeds)
+                if entry is not None:
+                    self.entries[client.slug] = (client, *entry)
+                if plan is not None:
+                    self.plans[client.slug] = SitePlan(plan[0], plan[1], recorded=True)
 
     def whole(self, notes: list[Note]) -> list[Note]:
         """`notes`, each whole: a head the cache's index gave is read from its shard's notes
@@ -520,31 +546,31 @@ class Builder:
         folder.mkdir(parents=True, exist_ok=True)
         for name in self.dirty & self.unread:
             self._read(name)
-        shards: dict[str, tuple[dict, dict]] = {name: ({}, {}) for name in self.dirty}
+        shards: dict[str, tuple[dict, dict, dict]] = {name: ({}, {}, {}) for name in self.dirty}
         if self.dirty:
             for path, parsed in self.parsed.items():
                 if (name := _shard(path)) in shards:
                     shards[name][0][path] = parsed
-            for key, client in self.memo.items():  # in the shard of its client's folder
-                if (name := f"{paths.CLIENTS_DIR}/{key[0]}") in shards:
-                    shards[name][1][key] = client
-        for name, (shard_parsed, shard_memo) in shards.items():
+            for key, (client, found) in self.memo.items():  # in the shard of its client's folder
+                if (name := paths.client_dir(key[0])) in shards:
+                    shards[name][1][key] = (client, found)
+                    plan = self.plans.get(client.slug)
+                    recorded = (plan.fingerprint, [_recorded(page) for page in plan.pages]) if (
+                        plan is not None and plan.pages and plan.pages[0].client is client) else None
+                    shards[name][2][client.slug] = (_made_of(self.embeds, client), _made_of(self.entries, client),
+                                                    recorded)
+        for name, (shard_parsed, shard_memo, shard_extras) in shards.items():
             index, notes = _index_file(folder, name), _notes_file(folder, name)
             if shard_parsed:
                 token = os.urandom(8).hex()
                 _dump(notes, {path: parsed.note for path, parsed in shard_parsed.items()}, token)
                 heads = {path: _Parsed(parsed.stamp, parsed.sha, _head(parsed.note))
                          for path, parsed in shard_parsed.items()}
-                _dump(index, (self.settings, name, token, heads, shard_memo))
+                _dump(index, (self.settings, name, token, heads, shard_memo, shard_extras))
             else:
                 index.unlink(missing_ok=True)
                 notes.unlink(missing_ok=True)
         self.dirty = set()
-        if self.replanned:
-            stubs = {slug: (plan.fingerprint, [_recorded(page) for page in plan.pages])
-                     for slug, plan in self.plans.items()}
-            _dump(folder / "plans.pickle", stubs)
-            self.replanned = False
 
 # ---------------------------------------------------------------- the stages
 
@@ -612,7 +638,7 @@ def model(b: Builder, run: Run) -> None:
     known = set(b.memo)
     found = model_mod.build(run.notes, b.today or today_in(config.zone), memo=b.memo, grouping=b.grouping,
                             changed=set(run.touched) if run.changed is not None else None, whole=b.whole)
-    b.dirty.update(f"{paths.CLIENTS_DIR}/{key[0]}" for key in b.memo.keys() - known)
+    b.dirty.update(paths.client_dir(key[0]) for key in b.memo.keys() - known)
     problems += found.problems
     found = _languages(found, run.notes, config, problems)
     problems += b._embed_problems(found, run.listing)
@@ -826,6 +852,12 @@ def _notes_file(folder: Path, name: str) -> Path:
     return folder / f"notes-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
 
 
+def _made_of(made: dict[str, tuple], client: model_mod.Client) -> tuple | None:
+    """What `embeds` or `entries` hold of this very client, without it (the cache's index keeps it beside it)."""
+    known = made.get(client.slug)
+    return known[1:] if known is not None and known[0] is client else None
+
+
 def _held(run: Run, pages: list[Page]) -> bool:
     """Whether the output holds each of a client's pages (but its shipped assets, always
     checked) as the plan says; a check that writes nothing need not know."""
@@ -884,8 +916,8 @@ def _parse_one(item: tuple[str, bytes | None, str | None],
 
 
 def _recorded(page: Page) -> Page:
-    """What the disk keeps of a planned page: without its client (the model has it), and a
-    rendered or generated page only by its path and key."""
-    if isinstance(page, (Copied, Asset)):
-        return replace(page, client=None)
-    return Recorded(page.path, None, notes=page.notes, sealed=page.sealed, key=page.key, identity=page.identity)
+    """What the disk keeps of a planned page: a rendered or generated page only by its path
+    and key (its client is the one in the same index, pickled once)."""
+    if isinstance(page, (Copied, Asset, Recorded)):
+        return page
+    return Recorded(page.path, page.client, notes=page.notes, sealed=page.sealed, key=page.key, identity=page.identity)

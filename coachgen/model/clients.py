@@ -10,9 +10,10 @@ import bisect
 import datetime as dt
 import difflib
 import math
+import pickle
 import re
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from coachgen.parse import meta, recurrence, tasks
 from coachgen.parse.notes import MetricDef, Note, RawValue, adherence
@@ -212,11 +213,54 @@ class Client:
     """`password: none` in client.md: published without a password where one is required."""
 
     @property
+    def note_paths(self) -> tuple[str, ...]:
+        """The paths of the notes its sessions and check-ins were made from: what the privacy
+        room and a plan's fingerprint look at, known without reading the sessions."""
+        known = self.__dict__.get("_note_paths")
+        if known is None:
+            known = self.__dict__["_note_paths"] = tuple(s.path for s in self.sessions + self.checkins)
+        return known
+
+    def __reduce__(self):
+        """Pickled in two parts: a client read back (from the build cache) reads its sessions,
+        actions and games only when something looks at them, so that a build after one edit
+        does not read every client's (see `_stored`)."""
+        return _stored, (_state(self),)
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would take any attribute for a field
+
+        def __getattr__(self, name: str):
+            """Only for a field a client read back has not read yet: all of them, at once."""
+            rest = self.__dict__.pop("_rest", None)
+            if rest is None:
+                raise AttributeError(name)
+            self.__dict__.update(pickle.loads(rest))
+            return getattr(self, name)
+
+    @property
     def next_session_iso(self) -> str | None:
         if self.next_session is None:
             return None
         day, time = self.next_session
         return day.isoformat() + (f"T{time.strftime('%H:%M')}" if time else "")
+
+
+HEAVY = ("sessions", "actions", "metrics", "insights", "future", "checkins")
+"""A client's fields that hold most of it: pickled apart, and read back on first use."""
+
+
+def _state(client: Client) -> dict:
+    state = dict(client.__dict__)
+    if "_rest" not in state:  # else a client read back and not yet read: its part as it was
+        state["_note_paths"] = client.note_paths
+        state["_rest"] = pickle.dumps({name: state.pop(name) for name in HEAVY}, protocol=pickle.HIGHEST_PROTOCOL)
+    return state
+
+
+def _stored(state: dict) -> Client:
+    client = object.__new__(Client)
+    client.__dict__.update(state)
+    return client
 
 
 @dataclass(frozen=True)

@@ -353,13 +353,18 @@ def coach_pages(model: Model, config: Config, locked: bool, hidden: int = 0, vie
     overview without a password because their own sites have one. A coach with a password
     gets no feed: a calendar app cannot decrypt."""
     view = view or _made
-    lang = language_of(None, config)
-    entries = [view(coach_entry, client, model.today, config.nudge_after_days, lang) for client in model.clients]
+    args = entry_args(model, config)
+    entries = [view(coach_entry, client, *args) for client in model.clients]
     # the feed receives only what it shows: each client's next session and overdue actions
     shown = tuple(entry for _, entry in entries)
     calendars = [] if locked else [Generated("coach/calendar.ics", None, make=feed, args=(shown, model.today, config))]
     return [coach_page([row for row, _ in entries], model.today, config, locked, hidden)] + calendars + [
         Asset(f"coach/assets/{name}", None, name=name) for name in ASSETS + ((LOCK_JS,) if locked else ())]
+
+
+def entry_args(model: Model, config: Config) -> tuple[dt.date, int, i18n.Language]:
+    """What `coach_entry` is given besides the client."""
+    return model.today, config.nudge_after_days, language_of(None, config)
 
 
 def language_of(client: Client | None, config: Config) -> i18n.Language:

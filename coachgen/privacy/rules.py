@@ -278,7 +278,7 @@ def check_plan(pages, protections: dict[str, Protection] | None = None, taken: S
             continue
         own = notes_of.get(id(page.client))
         if own is None:  # each client's notes, once
-            own = notes_of[id(page.client)] = {s.path for s in page.client.sessions + page.client.checkins}
+            own = notes_of[id(page.client)] = set(page.client.note_paths)
         root = f"clients/{page.client.slug}/"
         if not page.path.startswith(root) or posixpath.normpath(page.path) != page.path:
             raise PrivacyError(f"a page of {page.client.slug} is planned outside its folder: {page.path}")

@@ -26,6 +26,11 @@ def client_folder(path: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == CLIENTS_DIR else None
 
 
+def client_dir(folder: str) -> str:
+    """The path of a client's folder."""
+    return f"{CLIENTS_DIR}/{folder}"
+
+
 def profile(folder: str) -> str:
     """The path of a client's `client.md`."""
     return f"{CLIENTS_DIR}/{folder}/{PROFILE}"
