@@ -326,6 +326,26 @@ def test_a_shard_whose_notes_file_is_lost_or_not_its_own_is_parsed_again(tmp_pat
     assert all_output(out) == clean(vault, tmp_path)
 
 
+def test_a_client_read_back_stays_as_it_was_when_a_later_build_replaces_the_cache(tmp_path):
+    """An index's clients are mapped from the file, not read: a build in another process that
+    replaces that file meanwhile changes nothing of them. A cut-short index is not used."""
+    vault = write_files(tmp_path / "vault", BASE)
+    out = tmp_path / "out"
+    site.Builder(vault, out=out, today=TODAY, disk_cache=True).build()
+    reader = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+    ada = next(client for client, _ in reader.memo.values() if client.slug == "ada")
+    assert "_rest" in vars(ada)
+    note = vault / "clients/ada/s/2026-01-05 Start.md"
+    note.write_text(note.read_text().replace("First.", "First, edited.") + "\n- [ ] A new task\n")
+    site.Builder(vault, out=out, today=TODAY, disk_cache=True).build()  # replaces Ada's index
+    assert "A new task" not in {action.text for action in ada.actions}
+    reader.build()  # and a build from the reader sees the edit, as the other build did
+    assert all_output(out) == clean(vault, tmp_path)
+    index = site._index_file(vault / site.CACHE, "clients/ada")
+    index.write_bytes(index.read_bytes()[:300])
+    assert site.Builder(vault, out=out, today=TODAY, disk_cache=True).unread == {"clients/bob"}
+
+
 def test_a_watcher_started_from_the_disk_keeps_the_whole_last_good_version_of_a_broken_save(tmp_path):
     vault = write_files(tmp_path / "vault", BASE)
     out = tmp_path / "out"

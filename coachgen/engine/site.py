@@ -17,8 +17,10 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import mmap
 import os
 import pickle
+import resource
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
@@ -479,8 +481,9 @@ class Builder:
         the plans; the notes themselves are read when needed (`whole`). A shard whose notes
         file is not the one its index was saved with is left out: its notes are parsed again."""
         folder = self.vault_dir / CACHE
-        for path in sorted(folder.glob("index-*.pickle")):
-            shard = _load(path)
+        maps = resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4  # a mapping holds a file descriptor
+        for i, path in enumerate(sorted(folder.glob("index-*.pickle"))):
+            shard = _load_mapped(path, mapped=i < maps)
             if shard is None:
                 continue
             settings, name, token, parsed, memo, extras = shard
@@ -566,7 +569,7 @@ class Builder:
                 _dump(notes, {path: parsed.note for path, parsed in shard_parsed.items()}, token)
                 heads = {path: _Parsed(parsed.stamp, parsed.sha, _head(parsed.note))
                          for path, parsed in shard_parsed.items()}
-                _dump(index, (self.settings, name, token, heads, shard_memo, shard_extras))
+                _dump_mapped(index, (self.settings, name, token, heads, shard_memo, shard_extras))
             else:
                 index.unlink(missing_ok=True)
                 notes.unlink(missing_ok=True)
@@ -842,6 +845,44 @@ def _dump(path: Path, data, token: str | None = None) -> None:
             pickle.dump((coachgen.code_digest(), token), fh, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
+
+
+def _dump_mapped(path: Path, data) -> None:
+    """Write an index whole: its version and the sizes of its buffers (each client's sessions,
+    actions and games, pickled apart: see model.clients.Client), the buffers, then the rest."""
+    buffers: list[pickle.PickleBuffer] = []
+    rest = pickle.dumps(data, protocol=5, buffer_callback=buffers.append)
+    raw = [buffer.raw() for buffer in buffers]
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump((coachgen.code_digest(), [len(part) for part in raw]), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in raw:
+            fh.write(part)
+        fh.write(rest)
+    os.replace(tmp, path)
+
+
+def _load_mapped(path: Path, mapped: bool = True):
+    """An index written by this very code, or None. Its buffers are `mapped`, not read: a
+    client's part is read from the disk only if the build looks at it, and the mapping holds
+    the file as it was, even once a later build replaces it."""
+    try:
+        with open(path, "rb") as fh:
+            version, sizes = pickle.load(fh)
+            if version != coachgen.code_digest():
+                return None
+            start = fh.tell()
+            if not mapped or not sizes:
+                return pickle.load(fh, buffers=[fh.read(size) for size in sizes])
+            whole = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+            views = []
+            for size in sizes:
+                views.append(whole[start:start + size])
+                start += size
+            fh.seek(start)
+            return pickle.load(fh, buffers=views)
+    except _UNREADABLE:
+        return None
 
 
 def _index_file(folder: Path, name: str) -> Path:

@@ -221,11 +221,15 @@ class Client:
             known = self.__dict__["_note_paths"] = tuple(s.path for s in self.sessions + self.checkins)
         return known
 
-    def __reduce__(self):
+    def __reduce_ex__(self, protocol):
         """Pickled in two parts: a client read back (from the build cache) reads its sessions,
         actions and games only when something looks at them, so that a build after one edit
-        does not read every client's (see `_stored`)."""
-        return _stored, (_state(self),)
+        does not read every client's (see `_stored`). With protocol 5 that part is a buffer,
+        which the build cache keeps apart and maps rather than reads."""
+        state = _state(self)
+        if protocol >= 5:
+            state["_rest"] = pickle.PickleBuffer(state["_rest"])
+        return _stored, (state,)
 
     if not TYPE_CHECKING:  # hidden from mypy, which would take any attribute for a field
 
@@ -251,7 +255,9 @@ HEAVY = ("sessions", "actions", "metrics", "insights", "future", "checkins")
 
 def _state(client: Client) -> dict:
     state = dict(client.__dict__)
-    if "_rest" not in state:  # else a client read back and not yet read: its part as it was
+    if "_rest" in state:  # a client read back and not yet read: its part as it was (bytes, or a mapped view)
+        state["_rest"] = bytes(state["_rest"])
+    else:
         state["_note_paths"] = client.note_paths
         state["_rest"] = pickle.dumps({name: state.pop(name) for name in HEAVY}, protocol=pickle.HIGHEST_PROTOCOL)
     return state

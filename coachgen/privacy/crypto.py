@@ -22,10 +22,6 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 VERSION = 1
 KDF = "pbkdf2-sha256"
 ITERATIONS = 600_000
@@ -53,6 +49,9 @@ def master_key(password: str, salt: bytes, iterations: int = ITERATIONS) -> byte
 
 
 def file_key(master: bytes, client: str, path: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes  # imported on first use: most builds seal nothing
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     info = f"coachgen/v{VERSION}|{client}|{path}".encode("utf-8")
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
 
@@ -76,6 +75,8 @@ class Lock:
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     def seal(self, path: str, plaintext: bytes) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         key = file_key(self.master, self.client, path)
         nonce = hmac.new(key, b"nonce" + plaintext, hashlib.sha256).digest()[:12]
         header = self.header(path)
@@ -83,6 +84,8 @@ class Lock:
         return f"{b64(header)}.{b64(nonce + sealed)}".encode("ascii")
 
     def open(self, path: str, envelope: bytes) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             head, body = envelope.decode("ascii").strip().split(".")
             header, blob = unb64(head), unb64(body)

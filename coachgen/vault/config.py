@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,6 +65,8 @@ def is_address(value: str) -> bool:
     """The one rule for an address coachgen writes into mail: one plain address,
     `name@example.com`, on one line (a line break would add headers to the mail), one `@`,
     no spaces, commas, brackets or control characters."""
+    from email.utils import parseaddr  # imported on first use: most vaults give no address
+
     local, at, domain = value.partition("@")
     return (bool(local and at and domain) and "@" not in domain
             and not re.search(r"[\s\x00-\x1f\x7f-\x9f,;:<>()\[\]\\\"]", value)
