@@ -66,6 +66,7 @@ def tree_memory_kb(pid: int) -> int:
 def measure(cmd: list[str], env: dict | None = None, timeout: float | None = None) -> tuple[float, float, str]:
     """(seconds, peak MB of the process tree, stderr) of one command. A command still running
     after `timeout` seconds is stopped, and its time is that bound (a lower bound, said so)."""
+    os.sync()  # the disk settled: what the last build left to write back is not this one's to pay
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(env))
     peak = 0
@@ -159,7 +160,9 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "coachgen")], check=True, env=_env(None))
     report = ["# Benchmark results", "", machine(),
               "- peak memory: the largest sum of proportional set sizes (PSS) over the build's process tree,"
-              " sampled every 20 ms (a page that forked workers share counts once)", ""]
+              " sampled every 20 ms (a page that forked workers share counts once)",
+              "- each build starts after `sync`: what the build before it left to write back (a cold build's"
+              " gigabyte of pages) is not charged to it", ""]
     per_note = {}
     summary = {}
     for size in [int(s) for s in opts.sizes.split(",")]:

@@ -356,7 +356,8 @@ class Builder:
         fingerprint = keys.digest(
             shared, client.folder, client.slug, locked, names,
             [(path, self.parsed[path].sha if path in self.parsed else None, self.updated.get(path)) for path in notes],
-            [(path, listing.files.get(path)) for path in files],
+            # the other files by stamp, the notes among them only by path: a note counts by its content, above
+            [(path, None if path.endswith(".md") else listing.files.get(path)) for path in files],
         )
         self.fingerprints[client.slug] = (client, inputs, fingerprint)
         return fingerprint
