@@ -268,6 +268,26 @@ def test_a_page_gone_from_the_output_is_made_again(tmp_path):
     assert all_output(out) == before
 
 
+@pytest.mark.parametrize("processes", [False, True])
+def test_a_file_embedded_from_outside_the_client_s_folder_and_attachments_is_copied_again_when_it_changes(
+        tmp_path, processes):
+    """A note may embed any file of the vault but another client's (here by a path from the
+    note): its stamp is among the inputs of the client's pages, wherever the file is."""
+    vault = write_files(tmp_path / "vault", {**BASE, "images/pic.png": b"\x89PNG\r\n\x1a\n" + b"1" * 10})
+    note = vault / "clients/ada/s/2026-01-12 Next.md"
+    note.write_text(note.read_text() + "\n![chart](../../../images/pic.png)\n")
+    out = tmp_path / "out"
+    watcher = site.Builder(vault, out=out, today=TODAY, disk_cache=True)
+    watcher.build()
+    assert any(p.suffix == ".png" for p in (out / "clients/ada").rglob("*"))
+    (vault / "images/pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"2" * 12)
+    if processes:
+        site.Builder(vault, out=out, today=TODAY, disk_cache=True).build()
+    else:
+        watcher.build(changed={"images/pic.png"})
+    assert all_output(out) == clean(vault, tmp_path)
+
+
 def test_a_watcher_started_from_the_disk_readies_each_client_and_stays_like_a_clean_build(tmp_path):
     """A watcher whose first build keeps the plans `coachgen build` recorded plans each client
     again while idle (`warm`), so that its first save costs what the next does; what it

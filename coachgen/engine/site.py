@@ -116,6 +116,9 @@ class SitePlan:
     """Passed the privacy room's check of the plan in this process."""
     recorded: bool = False
     """Read from the disk: its pages as the last build recorded them (`_recorded`)."""
+    finals: dict[str, str | None] | None = None
+    """Each page's key as the output's manifest keeps it (`keys.final`), once a build looked:
+    the same while the fingerprint is, which covers all it is made of."""
 
     @cached_property
     def paths(self) -> frozenset[str]:
@@ -188,7 +191,8 @@ class Builder:
         """What the overview shows of each client: (the model object and the arguments it was
         made for, it)."""
         self.files_digest = ""
-        """The vault's files by path: all that embeds look up."""
+        """The vault's files by path (all that embeds look up), and by stamp those outside the
+        clients' folders (which any client's notes may embed)."""
         self.dirty: set[str] = set()
         """Cache shards whose notes changed since they were saved."""
         self.unread: set[str] = set()
@@ -269,11 +273,12 @@ class Builder:
                 if previous.recorded:  # kept while the output holds it so; planned for real when a watcher can
                     kept = previous.pages if previous.pages[0].client is client else [
                         replace(page, client=client) for page in previous.pages]  # a client made again, the same
-                    previous = SitePlan(fingerprint, kept) if _held(run, kept) else None
+                    previous = SitePlan(fingerprint, kept, finals=previous.finals)
+                    previous = previous if _held(run, previous) else None
                     self.cold[client.slug] = partial(pages_mod.client_pages, client, model, config, files, locked,
                                                      self.updated, name_key, token)
                 elif run.changed is None:  # a full build trusts no page it did not check
-                    previous = previous if _held(run, previous.pages) else None
+                    previous = previous if _held(run, previous) else None
             if previous is not None and previous.fingerprint == fingerprint:
                 plans[client.slug] = previous
                 run.kept.add(id(previous))
@@ -336,7 +341,8 @@ class Builder:
         if files_key is not self.files_key and files_key != self.files_key:
             self.files, self.files_key = pages_mod.Files.of(listing.files), files_key
             self.files_version += 1
-            self.files_digest = keys.digest(files_key[0])
+            self.files_digest = keys.digest(files_key[0], [(path, listing.files.get(path))
+                                                           for path in self.files.shared + self.files.elsewhere])
         assert self.files is not None  # made above on the first call, when files_key was None
         return self.files
 
@@ -352,12 +358,13 @@ class Builder:
             return known[2]
         notes = (paths.profile(client.folder),) + client.note_paths
         assert self.files is not None  # _plan looked the files up first
-        files = self.files.by_folder.get(client.folder, ()) + self.files.shared
         fingerprint = keys.digest(
             shared, client.folder, client.slug, locked, names,
             [(path, self.parsed[path].sha if path in self.parsed else None, self.updated.get(path)) for path in notes],
-            # the other files by stamp, the notes among them only by path: a note counts by its content, above
-            [(path, None if path.endswith(".md") else listing.files.get(path)) for path in files],
+            # its folder's other files by stamp, the notes among them only by path (a note counts by its
+            # content, above), and every file outside the clients' folders
+            [(path, None if path.endswith(".md") else listing.files.get(path))
+             for path in self.files.by_folder.get(client.folder, ())], self.files_digest,
         )
         self.fingerprints[client.slug] = (client, inputs, fingerprint)
         return fingerprint
@@ -505,7 +512,7 @@ class Builder:
                 if entry is not None:
                     self.entries[client.slug] = (client, *entry)
                 if plan is not None:
-                    self.plans[client.slug] = SitePlan(plan[0], plan[1], recorded=True)
+                    self.plans[client.slug] = SitePlan(plan[0], plan[1], recorded=True, finals=plan[2])
 
     def whole(self, notes: list[Note]) -> list[Note]:
         """`notes`, each whole: a head the cache's index gave is read from its shard's notes
@@ -559,7 +566,7 @@ class Builder:
                 if (name := paths.client_dir(key[0])) in shards:
                     shards[name][1][key] = (client, found)
                     plan = self.plans.get(client.slug)
-                    recorded = (plan.fingerprint, [_recorded(page) for page in plan.pages]) if (
+                    recorded = (plan.fingerprint, [_recorded(page) for page in plan.pages], plan.finals) if (
                         plan is not None and plan.pages and plan.pages[0].client is client) else None
                     shards[name][2][client.slug] = (_made_of(self.embeds, client), _made_of(self.entries, client),
                                                     recorded)
@@ -721,7 +728,7 @@ def render_pages(b: Builder, run: Run) -> None:
                 if out.copy(page.path, *stamps[page.name]):
                     run.result.written.append(page.path)
             elif page.path in made:
-                key = keys.final(page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)
+                key = _finals(run, site)[page.path]
                 if not out.fresh(page.path, key):
                     run.todo.append((page, key))
     progress = run.progress
@@ -900,13 +907,20 @@ def _made_of(made: dict[str, tuple], client: model_mod.Client) -> tuple | None:
     return known[1:] if known is not None and known[0] is client else None
 
 
-def _held(run: Run, pages: list[Page]) -> bool:
+def _held(run: Run, plan: SitePlan) -> bool:
     """Whether the output holds each of a client's pages (but its shipped assets, always
     checked) as the plan says; a check that writes nothing need not know."""
     if run.out is None:
         return True
-    return all(isinstance(page, Asset) or run.out.fresh(page.path, keys.final(
-        page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)) for page in pages)
+    return all(run.out.fresh(path, key) for path, key in _finals(run, plan).items())
+
+
+def _finals(run: Run, plan: SitePlan) -> dict[str, str | None]:
+    """Each page's key as the manifest keeps it (but the shipped assets'), made once per plan."""
+    if plan.finals is None:
+        plan.finals = {page.path: keys.final(page, run.templates, run.seals.get(_site_of(page), ""), run.listing.files)
+                       for page in plan.pages if not isinstance(page, Asset)}
+    return plan.finals
 
 
 def _find(sites: list[SitePlan], path: str) -> Page | None:

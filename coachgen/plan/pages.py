@@ -48,18 +48,24 @@ class Files:
     all: frozenset[str]
     by_folder: dict[str, tuple[str, ...]]
     shared: tuple[str, ...]
+    elsewhere: tuple[str, ...] = ()
+    """The files of no client's folder and not in `attachments/`: a note reaches them only by
+    a path from itself (`../../images/x.png`)."""
 
     @classmethod
     def of(cls, paths) -> "Files":
         by_folder: dict[str, list[str]] = {}
-        shared = []
+        shared, elsewhere = [], []
         for path in sorted(paths):
             folder = client_folder(path)
             if folder is not None:
                 by_folder.setdefault(folder, []).append(path)
             elif path.startswith(ATTACHMENTS_DIR + "/"):
                 shared.append(path)
-        return cls(frozenset(paths), {k: tuple(v) for k, v in by_folder.items()}, tuple(shared))
+            elif not path.endswith(".md"):
+                elsewhere.append(path)
+        return cls(frozenset(paths), {k: tuple(v) for k, v in by_folder.items()}, tuple(shared), tuple(elsewhere))
+
 
 
 @dataclass
