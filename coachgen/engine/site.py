@@ -194,7 +194,8 @@ class Builder:
         """The vault's files by path (all that embeds look up), and by stamp those outside the
         clients' folders (which any client's notes may embed)."""
         self.dirty: set[str] = set()
-        """Cache shards whose notes changed since they were saved."""
+        """Cache shards whose notes, or whose client's plan, embed warnings or overview row,
+        changed since they were saved."""
         self.unread: set[str] = set()
         """Cache shards whose notes the index gave by their heads only (see `whole`)."""
         self.git = git
